@@ -1,0 +1,11 @@
+export { ConfigError, InvalidInputError, TradeError } from './errors.js';
+export { isDecimalString, isPositiveDecimalString, positiveDecimal } from './decimal.js';
+export type { DecimalString } from './decimal.js';
+export { SIDES, isSide, sideFromBuyerMaker } from './side.js';
+export type { Side } from './side.js';
+export { normalizeSymbol } from './symbol.js';
+export type { TradingSymbol } from './symbol.js';
+export { createTick } from './tick.js';
+export type { Tick, TickInput } from './tick.js';
+export { TICK_REJECT_REASONS } from './tick-reject-reason.js';
+export type { TickRejectReason } from './tick-reject-reason.js';

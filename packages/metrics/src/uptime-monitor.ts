@@ -1,0 +1,41 @@
+import type { Gauge } from 'prom-client';
+
+/** Options of {@link startUptimeMonitor}. */
+export interface UptimeMonitorOptions {
+  /** The gauge to keep current, normally `metrics.uptimeSeconds`. */
+  gauge: Gauge;
+  /** Update period. Default `1000` ms. */
+  intervalMs?: number;
+  /** Clock in milliseconds, for tests. Default `performance.now` (monotonic). */
+  now?: () => number;
+}
+
+/** A running monitor; `stop()` ends its timer. */
+export interface UptimeMonitor {
+  stop(): void;
+}
+
+/**
+ * Sets `gauge` to the whole seconds elapsed since the call, now and then
+ * every `intervalMs`. The timer never keeps the process alive.
+ *
+ * @example
+ * ```ts
+ * const uptime = startUptimeMonitor({ gauge: metrics.uptimeSeconds });
+ * // on shutdown
+ * uptime.stop();
+ * ```
+ */
+export function startUptimeMonitor(options: UptimeMonitorOptions): UptimeMonitor {
+  const now = options.now ?? (() => performance.now());
+  const startedAt = now();
+  const update = () => options.gauge.set(Math.floor((now() - startedAt) / 1000));
+  update();
+  const timer = setInterval(update, options.intervalMs ?? 1000);
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+    },
+  };
+}
