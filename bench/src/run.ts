@@ -7,7 +7,9 @@ import { formatFigure, machine, meetsTarget, type BenchSuite, type Figure } from
 // prints each figure against its target, and writes the raw results to
 // bench/results/<timestamp>.json for comparison between runs.
 const here = dirname(fileURLToPath(import.meta.url));
-const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
+const only = process.env.BENCH_ONLY?.split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 
 const files = (await readdir(join(here, 'suites'))).filter((f) => f.endsWith('.ts')).sort();
 const results: { suite: string; figures: Figure[] }[] = [];
@@ -35,4 +37,6 @@ await writeFile(
   outFile,
   `${JSON.stringify({ date: new Date().toISOString(), machine: machine(), results }, null, 2)}\n`,
 );
-console.log(`\n${missed === 0 ? 'every target met' : `${missed} target(s) missed`}; raw results in ${outFile}`);
+console.log(
+  `\n${missed === 0 ? 'every target met' : `${missed} target(s) missed`}; raw results in ${outFile}`,
+);

@@ -43,8 +43,14 @@ export const suite: BenchSuite = {
     const incLabeled = nsPerOp(() => rejected.inc(), 2_000_000);
     const observe = nsPerOp(() => histogram.observe(0.0042), 2_000_000);
 
-    const render = median(await timeAsync(() => renderExposition(metrics.registry, 'prometheus'), 500));
-    const server = await startMetricsServer({ registry: metrics.registry, host: '127.0.0.1', port: 0 });
+    const render = median(
+      await timeAsync(() => renderExposition(metrics.registry, 'prometheus'), 500),
+    );
+    const server = await startMetricsServer({
+      registry: metrics.registry,
+      host: '127.0.0.1',
+      port: 0,
+    });
     const scrape = median(
       await timeAsync(async () => {
         const response = await fetch(`${server.url}/metrics`);

@@ -79,6 +79,6 @@ function describe(value: unknown): string {
     const json = JSON.stringify(value);
     return json.length > 64 ? `${json.slice(0, 64)}…` : json;
   } catch {
-    return String(value);
+    return Object.prototype.toString.call(value);
   }
 }

@@ -9,3 +9,5 @@ export { createTick } from './tick.js';
 export type { Tick, TickInput } from './tick.js';
 export { TICK_REJECT_REASONS } from './tick-reject-reason.js';
 export type { TickRejectReason } from './tick-reject-reason.js';
+export { silentLogger } from './logger.js';
+export type { Logger } from './logger.js';

@@ -62,9 +62,12 @@ describe('the metric catalogue against the specification', () => {
     (name, family) => {
       const definition = byName.get(name);
       expect(definition, `${name} is missing from the catalogue`).toBeDefined();
-      const type = { Counter: 'counter', Gauge: 'gauge', IntGauge: 'gauge', Histogram: 'histogram' }[
-        family.type
-      ];
+      const type = {
+        Counter: 'counter',
+        Gauge: 'gauge',
+        IntGauge: 'gauge',
+        Histogram: 'histogram',
+      }[family.type];
       expect(definition!.type).toBe(type);
       expect(definition!.help).toBe(family.help);
       expect(definition!.origin).toBe('spec');
@@ -74,7 +77,9 @@ describe('the metric catalogue against the specification', () => {
   it('marks exactly the spec families as spec, and every other one as added', () => {
     const specNames = new Set(families.map((f) => f.name));
     for (const definition of definitions) {
-      expect(definition.origin, definition.name).toBe(specNames.has(definition.name) ? 'spec' : 'added');
+      expect(definition.origin, definition.name).toBe(
+        specNames.has(definition.name) ? 'spec' : 'added',
+      );
     }
     expect(definitions.filter((d) => d.origin === 'added').map((d) => d.name)).toEqual([
       'trading_ticks_rejected_total',

@@ -3,13 +3,7 @@ export type MetricOrigin = 'spec' | 'added';
 
 /** The section of the catalogue a family belongs to. */
 export type MetricGroup =
-  | 'ticks'
-  | 'batches'
-  | 'cache'
-  | 'database'
-  | 'websocket'
-  | 'paper'
-  | 'system';
+  'ticks' | 'batches' | 'cache' | 'database' | 'websocket' | 'paper' | 'system';
 
 /** One metric family: its exposition name, type, help text, buckets and labels are a contract. */
 export interface MetricDefinition {

@@ -9,7 +9,11 @@ describe('createTradingMetrics', () => {
     const registry = new Registry();
     createTradingMetrics({ registry, runtimeMetrics: false });
     const names = registry.getMetricsAsArray().map((m) => (m as unknown as { name: string }).name);
-    expect(names.sort()).toEqual(Object.values(METRIC_CATALOGUE).map((d) => d.name).sort());
+    expect(names.sort()).toEqual(
+      Object.values(METRIC_CATALOGUE)
+        .map((d) => d.name)
+        .sort(),
+    );
     expect(await globalRegistry.metrics()).not.toContain('trading_');
   });
 
@@ -79,7 +83,9 @@ describe('createTradingMetrics', () => {
     expect(await metrics.registry.metrics()).toContain('trading_ws_last_message_age_seconds 2.5\n');
     metrics.markWsMessage();
     now += 250;
-    expect(await metrics.registry.metrics()).toContain('trading_ws_last_message_age_seconds 0.25\n');
+    expect(await metrics.registry.metrics()).toContain(
+      'trading_ws_last_message_age_seconds 0.25\n',
+    );
   });
 
   it('adds Node runtime metrics under the standard names, without _total gauges', async () => {

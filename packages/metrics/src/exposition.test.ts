@@ -35,7 +35,9 @@ describe('OpenMetrics rendering', () => {
         'trading_ticks_received_total 3',
       ].join('\n'),
     );
-    expect(body).toContain('# TYPE trading_channel_buffer_size gauge\ntrading_channel_buffer_size 0\n');
+    expect(body).toContain(
+      '# TYPE trading_channel_buffer_size gauge\ntrading_channel_buffer_size 0\n',
+    );
     expect(body.endsWith('\n# EOF\n')).toBe(true);
     expect(body).not.toContain('\n\n');
   });
@@ -44,7 +46,9 @@ describe('OpenMetrics rendering', () => {
     const metrics = createTradingMetrics({ registry: new Registry(), runtimeMetrics: false });
     await renderExposition(metrics.registry, 'openmetrics');
     const text = await renderExposition(metrics.registry, 'prometheus');
-    expect(text).toContain('# TYPE trading_ticks_received_total counter\ntrading_ticks_received_total 0\n');
+    expect(text).toContain(
+      '# TYPE trading_ticks_received_total counter\ntrading_ticks_received_total 0\n',
+    );
   });
 
   it('escapes double quotes in help text', () => {

@@ -58,8 +58,7 @@ export function toOpenMetrics(text: string): string {
   for (const block of text.split('\n\n')) {
     const lines = block.split('\n').filter((line) => line !== '');
     const typeLine = lines.find((line) => line.startsWith('# TYPE '));
-    const counterName =
-      typeLine?.endsWith(' counter') === true ? typeLine.slice(7, -8) : undefined;
+    const counterName = typeLine?.endsWith(' counter') === true ? typeLine.slice(7, -8) : undefined;
     const familyName = counterName?.endsWith('_total') ? counterName.slice(0, -6) : undefined;
     for (const line of lines) {
       if (line.startsWith('# HELP ')) {

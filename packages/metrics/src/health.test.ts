@@ -3,7 +3,10 @@ import { runChecks } from './health.js';
 
 describe('runChecks', () => {
   it('passes when every check passes, in any of the accepted shapes', async () => {
-    const report = await runChecks({ a: () => true, b: () => ({ ok: true }), c: async () => true }, 100);
+    const report = await runChecks(
+      { a: () => true, b: () => ({ ok: true }), c: () => Promise.resolve(true) },
+      100,
+    );
     expect(report).toEqual({ ok: true, failures: [] });
   });
 

@@ -146,7 +146,8 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
   });
 
   const { port } = server.address() as AddressInfo;
-  const urlHost = settings.host === '0.0.0.0' || settings.host === '::' ? '127.0.0.1' : settings.host;
+  const urlHost =
+    settings.host === '0.0.0.0' || settings.host === '::' ? '127.0.0.1' : settings.host;
   let closing: Promise<void> | undefined;
 
   return {
