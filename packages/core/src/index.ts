@@ -11,3 +11,5 @@ export { TICK_REJECT_REASONS } from './tick-reject-reason.js';
 export type { TickRejectReason } from './tick-reject-reason.js';
 export { silentLogger } from './logger.js';
 export type { Logger } from './logger.js';
+export type { PaperFill, PaperFillWriter } from './paper-fill.js';
+export type { RecentTicks } from './recent-ticks.js';
