@@ -84,6 +84,8 @@ describe('the metric catalogue against the specification', () => {
     expect(definitions.filter((d) => d.origin === 'added').map((d) => d.name)).toEqual([
       'trading_ticks_rejected_total',
       'trading_ws_last_message_age_seconds',
+      'trading_paper_fees_paid_total',
+      'trading_paper_slippage_cost_total',
       'trading_build_info',
     ]);
   });

@@ -213,6 +213,20 @@ export const METRIC_CATALOGUE = {
     group: 'paper',
     origin: 'spec',
   },
+  paperFeesPaid: {
+    name: 'trading_paper_fees_paid_total',
+    type: 'counter',
+    help: 'Total fees charged on paper trades in USD',
+    group: 'paper',
+    origin: 'added',
+  },
+  paperSlippageCost: {
+    name: 'trading_paper_slippage_cost_total',
+    type: 'counter',
+    help: 'Total cost of slippage on paper trades in USD',
+    group: 'paper',
+    origin: 'added',
+  },
   paperTickDuration: {
     name: 'trading_paper_tick_duration_seconds',
     type: 'histogram',
