@@ -45,7 +45,8 @@ afterAll(async () => {
 function run(command: string, args: string[], input: string) {
   return new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
     const child = execFile(command, args, (error, stdout, stderr) => {
-      if (error && typeof error.code !== 'number') reject(error);
+      if (error && typeof error.code !== 'number')
+        reject(new Error(error.message, { cause: error }));
       else resolve({ code: typeof error?.code === 'number' ? error.code : 0, stdout, stderr });
     });
     child.stdin!.end(input);
