@@ -83,6 +83,9 @@ describe('the metric catalogue against the specification', () => {
     }
     expect(definitions.filter((d) => d.origin === 'added').map((d) => d.name)).toEqual([
       'trading_ticks_rejected_total',
+      'trading_ticks_backfilled_total',
+      'trading_ticks_unrecovered_total',
+      'trading_spool_ticks',
       'trading_ws_last_message_age_seconds',
       'trading_paper_fees_paid_total',
       'trading_paper_slippage_cost_total',

@@ -70,6 +70,21 @@ export const METRIC_CATALOGUE = {
     labelNames: ['reason'],
   },
 
+  ticksBackfilled: {
+    name: 'trading_ticks_backfilled_total',
+    type: 'counter',
+    help: 'Total number of trades recovered over REST after a gap in trade ids',
+    group: 'ticks',
+    origin: 'added',
+  },
+  ticksUnrecovered: {
+    name: 'trading_ticks_unrecovered_total',
+    type: 'counter',
+    help: 'Total number of trades found missing by a gap in trade ids that could not be backfilled',
+    group: 'ticks',
+    origin: 'added',
+  },
+
   // 2. Batch processing
   batchesFlushed: {
     name: 'trading_batches_flushed_total',
@@ -106,6 +121,14 @@ export const METRIC_CATALOGUE = {
     group: 'batches',
     origin: 'spec',
     buckets: BATCH_INSERT_DURATION_BUCKETS,
+  },
+
+  spoolTicks: {
+    name: 'trading_spool_ticks',
+    type: 'gauge',
+    help: 'Current number of ticks in the durable on-disk spool waiting for the database',
+    group: 'batches',
+    origin: 'added',
   },
 
   // 3. Cache
