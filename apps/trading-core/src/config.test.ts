@@ -1,6 +1,6 @@
 import { ConfigError } from '@trade/core';
 import { describe, expect, it } from 'vitest';
-import { readMetricsConfig } from './config.js';
+import { readLiveConfig, readMetricsConfig, redactUrl } from './config.js';
 
 describe('readMetricsConfig', () => {
   it('defaults to 0.0.0.0:9090', () => {
@@ -27,5 +27,62 @@ describe('readMetricsConfig', () => {
     const attempt = () => readMetricsConfig({ [name]: value });
     expect(attempt).toThrow(ConfigError);
     expect(attempt).toThrow(message);
+  });
+});
+
+describe('readLiveConfig', () => {
+  it('has the documented defaults', () => {
+    const config = readLiveConfig({});
+    expect(config).toMatchObject({
+      symbols: ['BTCUSDT', 'ETHUSDT'],
+      exchangeUrl: 'wss://stream.binance.com:9443',
+      restUrl: 'https://api.binance.com',
+      databaseUrl: undefined,
+      redisUrl: undefined,
+      metrics: { host: '0.0.0.0', port: 9090 },
+    });
+    expect(config.dataDir.endsWith('/data')).toBe(true);
+  });
+
+  it('prefers flags to the environment', () => {
+    const config = readLiveConfig(
+      { SYMBOLS: 'ETHUSDT', BINANCE_WS_URL: 'ws://127.0.0.1:1' },
+      { symbols: 'solusdt, btcusdt,solusdt', exchangeUrl: 'ws://127.0.0.1:9443/' },
+    );
+    expect(config.symbols).toEqual(['SOLUSDT', 'BTCUSDT']);
+    expect(config.exchangeUrl).toBe('ws://127.0.0.1:9443');
+  });
+
+  it.each([
+    [{ SYMBOLS: '' }, {}, 'SYMBOLS: expected a comma-separated list'],
+    [{ SYMBOLS: 'BTCUSDT,,ETHUSDT' }, {}, 'SYMBOLS: expected a comma-separated list'],
+    [{}, { symbols: 'BTC-USDT' }, '--symbols: expected symbols of 2 to 30 letters or digits'],
+    [{ BINANCE_WS_URL: 'http://x' }, {}, 'BINANCE_WS_URL: expected a ws:// or wss:// URL'],
+    [{}, { exchangeUrl: 'nope' }, '--exchange-url: expected a ws:// or wss:// URL'],
+    [{ BINANCE_REST_URL: '' }, {}, 'BINANCE_REST_URL: expected a http:// or https:// URL'],
+    [
+      { DATABASE_URL: 'mysql://x' },
+      {},
+      'DATABASE_URL: expected a postgres:// or postgresql:// URL',
+    ],
+    [{ REDIS_URL: '' }, {}, 'REDIS_URL: expected a redis:// or rediss:// URL'],
+    [{ DATA_DIR: '' }, {}, 'DATA_DIR: expected a non-empty value'],
+  ])('refuses %j %j naming the setting', (env, flags, message) => {
+    expect(() => readLiveConfig(env, flags)).toThrow(message);
+  });
+
+  it('never echoes a password in an error', () => {
+    expect(() => readLiveConfig({ DATABASE_URL: 'mysql://app:s3cret@db/x' })).toThrow(
+      'got "mysql://app:***@db/x"',
+    );
+  });
+});
+
+describe('redactUrl', () => {
+  it('hides the password only', () => {
+    expect(redactUrl('postgres://app:s3cret@db:5432/trade')).toBe(
+      'postgres://app:***@db:5432/trade',
+    );
+    expect(redactUrl('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379');
   });
 });

@@ -1,4 +1,7 @@
-import { ConfigError } from '@trade/core';
+import { resolve } from 'node:path';
+import { ConfigError, normalizeSymbol } from '@trade/core';
+
+type Env = Readonly<Record<string, string | undefined>>;
 
 /** Settings of the metrics exporter, from `METRICS_HOST` and `METRICS_PORT`. */
 export interface MetricsConfig {
@@ -6,7 +9,28 @@ export interface MetricsConfig {
   readonly port: number;
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
+/** Everything `live` needs, validated. */
+export interface LiveConfig {
+  readonly symbols: readonly string[];
+  readonly exchangeUrl: string;
+  readonly restUrl: string;
+  /** PostgreSQL URL; undefined means embedded PGlite under `dataDir`. */
+  readonly databaseUrl: string | undefined;
+  /** Redis URL; undefined means the in-process memory cache. */
+  readonly redisUrl: string | undefined;
+  readonly dataDir: string;
+  readonly metrics: MetricsConfig;
+}
+
+/** Flags that override the environment. */
+export interface LiveFlags {
+  readonly symbols?: string | undefined;
+  readonly exchangeUrl?: string | undefined;
+}
+
+export const DEFAULT_SYMBOLS = ['BTCUSDT', 'ETHUSDT'] as const;
+export const DEFAULT_EXCHANGE_URL = 'wss://stream.binance.com:9443';
+export const DEFAULT_REST_URL = 'https://api.binance.com';
 
 /**
  * Reads and validates the exporter settings. A variable that is set but
@@ -17,6 +41,55 @@ export function readMetricsConfig(env: Env): MetricsConfig {
     host: readString(env, 'METRICS_HOST', '0.0.0.0'),
     port: readPort(env, 'METRICS_PORT', 9090),
   };
+}
+
+/** Reads the whole `live` configuration: flags first, then the environment, then defaults. */
+export function readLiveConfig(env: Env, flags: LiveFlags = {}): LiveConfig {
+  const symbols =
+    flags.symbols !== undefined
+      ? parseSymbols(flags.symbols, '--symbols')
+      : env.SYMBOLS !== undefined
+        ? parseSymbols(env.SYMBOLS, 'SYMBOLS')
+        : [...DEFAULT_SYMBOLS];
+  const exchangeUrl =
+    flags.exchangeUrl !== undefined
+      ? parseUrl(flags.exchangeUrl, '--exchange-url', ['ws:', 'wss:'])
+      : readUrl(env, 'BINANCE_WS_URL', DEFAULT_EXCHANGE_URL, ['ws:', 'wss:']);
+  return {
+    symbols,
+    exchangeUrl,
+    restUrl: readUrl(env, 'BINANCE_REST_URL', DEFAULT_REST_URL, ['http:', 'https:']),
+    databaseUrl: readOptionalUrl(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    redisUrl: readOptionalUrl(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    dataDir: resolve(readString(env, 'DATA_DIR', './data')),
+    metrics: readMetricsConfig(env),
+  };
+}
+
+/** `postgres://user:secret@host/db` -> `postgres://user:***@host/db`, for logs. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '<unparseable url>';
+  }
+}
+
+function parseSymbols(raw: string, name: string): string[] {
+  const parts = raw.split(',').map((s) => s.trim());
+  if (raw.trim() === '' || parts.some((p) => p === '')) {
+    throw new ConfigError(name, raw, 'a comma-separated list of symbols such as BTCUSDT,ETHUSDT');
+  }
+  const symbols = parts.map((part) => {
+    try {
+      return normalizeSymbol(part);
+    } catch {
+      throw new ConfigError(name, raw, `symbols of 2 to 30 letters or digits ("${part}" is not)`);
+    }
+  });
+  return [...new Set(symbols)];
 }
 
 function readString(env: Env, name: string, fallback: string): string {
@@ -34,4 +107,30 @@ function readPort(env: Env, name: string, fallback: number): number {
     throw new ConfigError(name, raw, 'a port number from 0 to 65535');
   }
   return port;
+}
+
+function readUrl(env: Env, name: string, fallback: string, protocols: string[]): string {
+  const raw = env[name];
+  return raw === undefined ? fallback : parseUrl(raw, name, protocols);
+}
+
+function readOptionalUrl(env: Env, name: string, protocols: string[]): string | undefined {
+  const raw = env[name];
+  return raw === undefined ? undefined : parseUrl(raw, name, protocols);
+}
+
+function parseUrl(raw: string, name: string, protocols: string[]): string {
+  const expected = `a ${protocols.map((p) => `${p}//`).join(' or ')} URL`;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw.trim());
+  } catch {
+    throw new ConfigError(
+      name,
+      redactUrl(raw) === '<unparseable url>' ? raw : redactUrl(raw),
+      expected,
+    );
+  }
+  if (!protocols.includes(parsed.protocol)) throw new ConfigError(name, redactUrl(raw), expected);
+  return raw.trim().replace(/\/+$/, '');
 }

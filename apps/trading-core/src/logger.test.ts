@@ -1,0 +1,34 @@
+import { Writable } from 'node:stream';
+import { createTradingMetrics } from '@trade/metrics';
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { createLogger } from './logger.js';
+
+describe('createLogger', () => {
+  it('counts every error by the component of the logger that wrote it', async () => {
+    const metrics = createTradingMetrics({ registry: new Registry(), runtimeMetrics: false });
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const logger = createLogger(metrics, { level: 'info' }, sink);
+    logger.info('fine');
+    logger.warn('not an error');
+    logger.error('boom');
+    logger.child({ component: 'database' }).error({ code: 'ECONNREFUSED' }, 'unreachable');
+    logger.child({ component: 'database' }).fatal('gone');
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('trading_errors_total{component="app"} 1\n');
+    expect(text).toContain('trading_errors_total{component="database"} 2\n');
+    expect(text).toContain('trading_errors_total{component="exchange"} 0\n');
+    expect(lines).toHaveLength(5);
+    expect(JSON.parse(lines[3]!)).toMatchObject({
+      component: 'database',
+      code: 'ECONNREFUSED',
+      msg: 'unreachable',
+    });
+  });
+});
