@@ -1,0 +1,183 @@
+import type { Logger, PaperFillWriter, Tick } from '@trade/core';
+import type { TradingMetrics } from '@trade/metrics';
+import { PaperEngine } from './paper-engine.js';
+import { EquityTracker, type SharpePeriod, type SharpeRatio } from './performance.js';
+import type { PortfolioOptions, PositionSnapshot, RoundTripStats } from './portfolio.js';
+import type { RejectReason, StrategyDefinition } from './strategy.js';
+
+/** Where a backtest is, handed to {@link BacktestOptions.onProgress}. */
+export interface BacktestProgress {
+  /** Ticks read so far. */
+  readonly ticks: number;
+  /** `expectedTicks` as given, or null. */
+  readonly expectedTicks: number | null;
+  /** `ticks / expectedTicks` capped at 1, or null without an expectation. */
+  readonly fraction: number | null;
+  readonly fills: number;
+  readonly equity: number;
+  /** Trade time of the last tick read, ms since the epoch, or null before the first. */
+  readonly lastTradeTime: number | null;
+  /** True on the last call, once every tick has been read. */
+  readonly done: boolean;
+}
+
+/** Options of {@link runBacktest}. */
+export interface BacktestOptions {
+  /** The ticks to replay in order, e.g. streamed from the tick repository. */
+  ticks: AsyncIterable<Tick> | Iterable<Tick>;
+  strategy: StrategyDefinition;
+  portfolio?: PortfolioOptions;
+  /** Period of the Sharpe ratio's returns. Default `hour`. */
+  sharpePeriod?: SharpePeriod;
+  /** Called every `progressEvery` ticks and once at the end. */
+  onProgress?: (progress: BacktestProgress) => void;
+  /** Ticks between two progress calls. Default 10 000. */
+  progressEvery?: number;
+  /** How many ticks are coming (e.g. a `count(*)`), for `fraction` in the progress. */
+  expectedTicks?: number;
+  /** Stops reading; the summary then covers the ticks read and says `aborted`. */
+  signal?: AbortSignal;
+  /** Writes the backtest's fills too, in batches. */
+  fillWriter?: PaperFillWriter;
+  fillBatch?: { maxBatch?: number; maxDelayMs?: number };
+  metrics?: TradingMetrics;
+  logger?: Logger;
+}
+
+/** What a backtest found: plain numbers and strings, ready for `JSON.stringify`. */
+export interface BacktestSummary {
+  readonly strategy: string;
+  readonly strategyOptions: Readonly<Record<string, number>>;
+  readonly symbols: readonly string[];
+  /** Trade time of the first and last tick, ISO 8601, or null without ticks. */
+  readonly from: string | null;
+  readonly to: string | null;
+  readonly ticks: number;
+  /** Ticks ignored as not newer than the previous trade id of their symbol. */
+  readonly ticksSkipped: number;
+  /** Fills: BUYs plus SELLs. */
+  readonly trades: number;
+  readonly buys: number;
+  readonly sells: number;
+  readonly rejectedOrders: Readonly<Record<RejectReason, number>>;
+  readonly initialCash: number;
+  /** Cash plus positions marked to each symbol's last price. */
+  readonly finalEquity: number;
+  /** `finalEquity / initialCash - 1` (0.05 = +5%). */
+  readonly totalReturn: number;
+  /** Largest fall of equity from a peak, tick by tick, as a fraction of the peak. */
+  readonly maxDrawdown: number;
+  readonly sharpe: SharpeRatio;
+  /** Share of closed round trips (flat -> long -> flat) with a PnL above zero; null if none closed. */
+  readonly winRate: number | null;
+  readonly roundTrips: RoundTripStats;
+  readonly feesPaid: number;
+  readonly slippageCost: number;
+  readonly realizedPnl: number;
+  readonly unrealizedPnl: number;
+  readonly positions: readonly PositionSnapshot[];
+  /** True when `signal` stopped the replay early. */
+  readonly aborted: boolean;
+}
+
+/**
+ * Replays `ticks` through a fresh {@link PaperEngine} (the one the live path
+ * uses, so the same ticks give the same fills) and summarises the result.
+ * The ticks are consumed one at a time, so a stream of any length works.
+ *
+ * @example
+ * ```ts
+ * const summary = await runBacktest({
+ *   ticks: repository.stream({ symbol: 'BTCUSDT' }),
+ *   strategy: strategyByName('sma'),
+ *   onProgress: (p) => bar.update(p.fraction ?? 0),
+ * });
+ * console.log(JSON.stringify(summary));
+ * ```
+ */
+export async function runBacktest(options: BacktestOptions): Promise<BacktestSummary> {
+  let buys = 0;
+  let sells = 0;
+  const engine = new PaperEngine({
+    strategy: options.strategy,
+    portfolio: options.portfolio ?? {},
+    ...(options.metrics && { metrics: options.metrics }),
+    ...(options.fillWriter && { fillWriter: options.fillWriter }),
+    ...(options.fillBatch && { fillBatch: options.fillBatch }),
+    ...(options.logger && { logger: options.logger }),
+    onFill: (fill) => {
+      if (fill.side === 'BUY') buys += 1;
+      else sells += 1;
+    },
+  });
+  const portfolio = engine.portfolio;
+  const tracker = new EquityTracker(portfolio.initialCash, options.sharpePeriod ?? 'hour');
+  const every = Math.max(1, Math.floor(options.progressEvery ?? 10_000));
+  const expected = options.expectedTicks ?? null;
+  const onProgress = options.onProgress;
+  const signal = options.signal;
+  const symbols = new Set<string>();
+  let count = 0;
+  let first: number | null = null;
+  let last: number | null = null;
+  let aborted = false;
+
+  const progress = (done: boolean): void =>
+    onProgress?.({
+      ticks: count,
+      expectedTicks: expected,
+      fraction: expected === null || expected <= 0 ? null : Math.min(1, count / expected),
+      fills: buys + sells,
+      equity: portfolio.equity(),
+      lastTradeTime: last,
+      done,
+    });
+
+  try {
+    for await (const tick of options.ticks) {
+      if (signal?.aborted) {
+        aborted = true;
+        break;
+      }
+      engine.onTick(tick);
+      count += 1;
+      if (first === null) first = tick.tradeTime;
+      last = tick.tradeTime;
+      if (!symbols.has(tick.symbol)) symbols.add(tick.symbol);
+      tracker.record(tick.tradeTime, portfolio.equity());
+      if (count % every === 0) progress(false);
+    }
+  } finally {
+    await engine.stop();
+  }
+  progress(true);
+
+  const state = engine.state();
+  const snapshot = state.portfolio;
+  return {
+    strategy: state.strategy,
+    strategyOptions: state.strategyOptions,
+    symbols: [...symbols].sort(),
+    from: first === null ? null : new Date(first).toISOString(),
+    to: last === null ? null : new Date(last).toISOString(),
+    ticks: count,
+    ticksSkipped: state.ticksSkipped,
+    trades: snapshot.fills,
+    buys,
+    sells,
+    rejectedOrders: snapshot.rejections,
+    initialCash: snapshot.initialCash,
+    finalEquity: snapshot.equity,
+    totalReturn: snapshot.equity / snapshot.initialCash - 1,
+    maxDrawdown: tracker.maxDrawdown(),
+    sharpe: tracker.sharpe(),
+    winRate: snapshot.roundTrips.winRate,
+    roundTrips: snapshot.roundTrips,
+    feesPaid: snapshot.feesPaid,
+    slippageCost: snapshot.slippageCost,
+    realizedPnl: snapshot.realizedPnl,
+    unrealizedPnl: snapshot.unrealizedPnl,
+    positions: snapshot.positions,
+    aborted,
+  };
+}

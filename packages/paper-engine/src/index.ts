@@ -1,0 +1,41 @@
+export { runBacktest } from './backtest.js';
+export type { BacktestOptions, BacktestProgress, BacktestSummary } from './backtest.js';
+export { FillLog } from './fill-log.js';
+export type { FillLogOptions } from './fill-log.js';
+export { PaperEngine } from './paper-engine.js';
+export type { PaperEngineOptions, PaperEngineState } from './paper-engine.js';
+export { EquityTracker } from './performance.js';
+export type { SharpePeriod, SharpeRatio } from './performance.js';
+export { plainDecimal } from './plain-decimal.js';
+export { Portfolio } from './portfolio.js';
+export type {
+  OrderResult,
+  PortfolioOptions,
+  PortfolioSnapshot,
+  PositionSizing,
+  PositionSnapshot,
+  PositionState,
+  RoundTripStats,
+} from './portfolio.js';
+export { WilderRsi, rsiStrategy } from './rsi.js';
+export type { RsiOptions } from './rsi.js';
+export { smaCrossover } from './sma-crossover.js';
+export type { SmaCrossoverOptions } from './sma-crossover.js';
+export { HOLD, buySignal, sellSignal } from './strategy.js';
+export type {
+  ExecutedFill,
+  OrderRejection,
+  RejectReason,
+  Signal,
+  SignalAction,
+  Strategy,
+  StrategyContext,
+  StrategyDefinition,
+} from './strategy.js';
+export {
+  STRATEGIES,
+  STRATEGY_NAMES,
+  UnknownStrategyError,
+  strategyByName,
+} from './strategy-registry.js';
+export type { StrategyName, StrategyOptions } from './strategy-registry.js';
