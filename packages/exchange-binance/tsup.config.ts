@@ -1,4 +1,4 @@
 import { defineConfig } from 'tsup';
 import { libraryConfig } from '../../tsup.base.js';
 
-export default defineConfig(libraryConfig());
+export default defineConfig(libraryConfig({ entry: ['src/index.ts', 'src/sim.ts'] }));

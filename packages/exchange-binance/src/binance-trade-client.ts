@@ -1,0 +1,946 @@
+import {
+  ConfigError,
+  normalizeSymbol,
+  silentLogger,
+  type Logger,
+  type Tick,
+  type TickRejectReason,
+} from '@trade/core';
+import type { TradingMetrics } from '@trade/metrics';
+import WebSocket from 'ws';
+import { Backoff, SlidingWindowLimit, type BackoffOptions } from './backoff.js';
+import { ControlQueue } from './control-queue.js';
+import { EventQueue } from './event-queue.js';
+import { FrameParser, type FrameResult, type TradeStreamType } from './parse-frame.js';
+import { RestRequestError, RestTrades } from './rest-trades.js';
+import { SymbolSequencer } from './symbol-sequencer.js';
+
+/** Options of {@link BinanceTradeClient}. */
+export interface BinanceTradeClientOptions {
+  /** WebSocket base URL, e.g. `wss://stream.binance.com:9443`; the client opens `<url>/stream?streams=...`. */
+  url: string;
+  /** REST base URL for gap backfill, e.g. `https://api.binance.com`. */
+  restUrl: string;
+  /** Symbols to follow, any case. */
+  symbols: readonly string[];
+  /** `trade` (default) or `aggTrade` streams. */
+  streamType?: TradeStreamType;
+  metrics?: TradingMetrics;
+  logger?: Logger;
+  /** Aborting it closes the client, as {@link BinanceTradeClient.close} does. */
+  signal?: AbortSignal;
+  /**
+   * Symbol -> id of the last trade already stored. On start the client
+   * backfills from the next id over REST while it streams, so a restarted app
+   * recovers what it missed, at most {@link maxResumeTrades} per symbol.
+   */
+  resumeFrom?: Readonly<Record<string, number>>;
+  /** Most trades recovered per symbol on resume; older ones are counted as missed. Default 100 000. */
+  maxResumeTrades?: number;
+  /** Most trades fetched over REST for one gap; beyond that the oldest are counted as missed. Default 100 000. */
+  maxGapTrades?: number;
+  /**
+   * After a reconnect, this many symbols per connection (default 20) are
+   * caught up over REST at once instead of waiting for their next trade to
+   * reveal the gap.
+   */
+  maxReconnectCatchUpSymbols?: number;
+  /** Reconnect delays. Default 250 ms doubling to 30 s, jitter 0.5. */
+  backoff?: BackoffOptions;
+  /** A connection open this long resets the backoff. Default 30 s. */
+  stableAfterMs?: number;
+  /** No frame for this long: the connection is dead (half-open) and replaced. Default 30 s. */
+  watchdogMs?: number;
+  /** No frame for this long: the client pings to make the server answer. Default 10 s. */
+  idlePingMs?: number;
+  /** Planned rotation before Binance's 24 h limit. Default 23 h 30 min (plus up to 10 min jitter). */
+  maxConnectionAgeMs?: number;
+  /** How long an old connection may overlap its replacement. Default 5 s. */
+  rotationOverlapMs?: number;
+  /** Streams per connection; more shard across connections. Default 1024. */
+  maxStreamsPerConnection?: number;
+  /** Streams named in the URL; the rest are SUBSCRIBEd (URL length). Default 100. */
+  maxUrlStreams?: number;
+  /** Streams per SUBSCRIBE message. Default 200. */
+  maxStreamsPerSubscribe?: number;
+  /** Outgoing messages (SUBSCRIBE, ping, pong) per second per connection. Default 4 (Binance: 5). */
+  controlMessagesPerSecond?: number;
+  /** Connection attempts per 5 minutes (Binance: 300 per IP). Default 300. */
+  maxConnectionAttempts?: number;
+  /** REST weight per minute for backfill. Default 2400 (Binance: 6000 per IP). */
+  restWeightPerMinute?: number;
+  /** Sent as `X-MBX-APIKEY` on REST requests when set. */
+  apiKey?: string;
+  /** Events buffered for a slow consumer before the sockets are paused. Default 200 000. */
+  maxBufferedEvents?: number;
+  /** Handshake timeout. Default 10 s. */
+  connectTimeoutMs?: number;
+  /** Rejected frames are logged at most once per this interval per reason. Default 10 s. */
+  rejectLogIntervalMs?: number;
+  /** For tests: clock, randomness, fetch, WebSocket. */
+  now?: () => number;
+  random?: () => number;
+  fetch?: typeof fetch;
+  WebSocket?: typeof WebSocket;
+}
+
+/** State of one connection slot (a shard of the streams). */
+export type ConnectionState = 'connecting' | 'open' | 'disconnected' | 'rotating' | 'closed';
+
+/** What the client's iterator yields. */
+export type BinanceClientEvent =
+  | { readonly type: 'tick'; readonly tick: Tick }
+  | {
+      readonly type: 'connection';
+      readonly state: ConnectionState;
+      /** Which shard of the streams (0 unless there are more than 1024). */
+      readonly shard: number;
+      readonly reason?: string;
+      /** For `disconnected`: the delay before the next attempt. */
+      readonly retryInMs?: number;
+    }
+  | {
+      readonly type: 'gap';
+      readonly symbol: string;
+      /** First and last missing id detected. */
+      readonly fromId: number;
+      readonly toId: number;
+      /** Trades recovered over REST, and trades given up. */
+      readonly recovered: number;
+      readonly missed: number;
+    };
+
+/** Counters of what the client did, for tests and diagnostics. */
+export interface BinanceClientStats {
+  frames: number;
+  ticksDelivered: number;
+  duplicatesDropped: number;
+  rejected: Partial<Record<TickRejectReason, number>>;
+  gapsDetected: number;
+  tradesBackfilled: number;
+  tradesMissed: number;
+  connectionAttempts: number;
+  reconnects: number;
+  rotations: number;
+  restRequests: number;
+  restErrors: number;
+  fastPathFrames: number;
+  /** Events waiting for the consumer now. */
+  bufferedEvents: number;
+  /** Times the sockets were paused because the consumer fell behind. */
+  pauses: number;
+}
+
+interface SymbolSlot {
+  readonly symbol: string;
+  readonly shard: Shard;
+  readonly sequencer: SymbolSequencer;
+  filling: boolean;
+  /** Open-ended REST catch-up wanted: after a restart (`resume`, bounded by the newest id) or a reconnect. */
+  catchUp: 'resume' | 'reconnect' | undefined;
+}
+
+interface Connection {
+  readonly id: number;
+  readonly ws: WebSocket;
+  readonly shard: Shard;
+  readonly control: ControlQueue;
+  readonly openedAt: number;
+  lastFrameAt: number;
+  opened: boolean;
+  closed: boolean;
+  pinged: boolean;
+  /** Symbols whose stream on this connection has reached the delivered position (rotation). */
+  caughtUp: Set<string>;
+  pendingReplies: Set<number>;
+  rotateTimer?: NodeJS.Timeout;
+}
+
+interface Shard {
+  readonly index: number;
+  readonly streams: string[];
+  readonly symbols: string[];
+  readonly backoff: Backoff;
+  attempts: number;
+  /** Whether a connection of this shard has ever opened. */
+  opened: boolean;
+  current: Connection | undefined;
+  /** The connection being replaced during a planned rotation. */
+  draining: Connection | undefined;
+  /** The replacement being opened during a planned rotation. */
+  incoming: Connection | undefined;
+  reconnectTimer?: NodeJS.Timeout;
+  stableTimer?: NodeJS.Timeout;
+  overlapTimer?: NodeJS.Timeout;
+}
+
+let nextConnectionId = 1;
+
+/**
+ * A Binance trade-stream client that does not lose trades: it answers pings,
+ * replaces silent connections, reconnects with backoff and jitter, rotates
+ * connections before the 24 h limit and on `serverShutdown` with overlap,
+ * detects trade-id gaps and fills them over REST, drops duplicates, and
+ * yields each symbol's ticks in trade-id order, exactly once.
+ *
+ * @example
+ * ```ts
+ * const client = new BinanceTradeClient({
+ *   url: 'wss://stream.binance.com:9443', restUrl: 'https://api.binance.com',
+ *   symbols: ['BTCUSDT', 'ETHUSDT'], metrics, logger,
+ * });
+ * for await (const event of client) {
+ *   if (event.type === 'tick') store(event.tick);
+ * }
+ * ```
+ */
+export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
+  readonly symbols: readonly string[];
+  private readonly options: BinanceTradeClientOptions;
+  private readonly logger: Logger;
+  private readonly metrics: TradingMetrics | undefined;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly parser: FrameParser;
+  private readonly rest: RestTrades;
+  private readonly queue = new EventQueue<BinanceClientEvent>();
+  private readonly slots = new Map<string, SymbolSlot>();
+  private readonly shards: Shard[] = [];
+  private readonly attempts: SlidingWindowLimit;
+  private readonly abort = new AbortController();
+  private readonly rejectLog = new Map<string, { at: number; suppressed: number }>();
+  private watchdog: NodeJS.Timeout | undefined;
+  private readonly sleepers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+  private paused = false;
+  private closed = false;
+  private started = false;
+  private iterated = false;
+  private unflushedTicks = 0;
+  private burstTime = 0;
+  private readonly endBurst = () => {
+    this.burstTime = 0;
+  };
+  private flushScheduled = false;
+  private readonly stat: BinanceClientStats = {
+    frames: 0,
+    ticksDelivered: 0,
+    duplicatesDropped: 0,
+    rejected: {},
+    gapsDetected: 0,
+    tradesBackfilled: 0,
+    tradesMissed: 0,
+    connectionAttempts: 0,
+    reconnects: 0,
+    rotations: 0,
+    restRequests: 0,
+    restErrors: 0,
+    fastPathFrames: 0,
+    bufferedEvents: 0,
+    pauses: 0,
+  };
+
+  constructor(options: BinanceTradeClientOptions) {
+    this.options = options;
+    this.logger = options.logger ?? silentLogger;
+    this.metrics = options.metrics;
+    this.now = options.now ?? Date.now;
+    this.random = options.random ?? Math.random;
+    validateUrl(options.url, 'url', ['ws:', 'wss:']);
+    validateUrl(options.restUrl, 'restUrl', ['http:', 'https:']);
+    if (options.symbols.length === 0)
+      throw new ConfigError('symbols', options.symbols, 'at least one symbol');
+    this.symbols = [...new Set(options.symbols.map((s) => normalizeSymbol(s, 'symbols')))];
+    const streamType = options.streamType ?? 'trade';
+    this.parser = new FrameParser(streamType, this.symbols);
+    this.attempts = new SlidingWindowLimit(options.maxConnectionAttempts ?? 300, 300_000);
+    this.rest = new RestTrades({
+      restUrl: options.restUrl.replace(/\/+$/, ''),
+      streamType,
+      weightPerMinute: options.restWeightPerMinute,
+      apiKey: options.apiKey,
+      fetch: options.fetch,
+      now: this.now,
+      onReject: (reason, detail) => this.reject(reason, detail),
+    });
+
+    const perConnection = options.maxStreamsPerConnection ?? 1024;
+    if (!(perConnection >= 1)) {
+      throw new ConfigError('maxStreamsPerConnection', perConnection, 'a number >= 1');
+    }
+    for (let i = 0; i < this.symbols.length; i += perConnection) {
+      const symbols = this.symbols.slice(i, i + perConnection);
+      this.shards.push({
+        index: this.shards.length,
+        symbols,
+        streams: symbols.map((s) => `${s.toLowerCase()}@${streamType}`),
+        backoff: new Backoff(options.backoff, this.random),
+        attempts: 0,
+        opened: false,
+        current: undefined,
+        draining: undefined,
+        incoming: undefined,
+      });
+    }
+    const resumeFrom = new Map(
+      Object.entries(options.resumeFrom ?? {}).map(([s, id]) => [
+        normalizeSymbol(s, 'resumeFrom'),
+        id,
+      ]),
+    );
+    for (const shard of this.shards) {
+      for (const symbol of shard.symbols) {
+        const last = resumeFrom.get(symbol);
+        if (last !== undefined && !(Number.isSafeInteger(last) && last >= 0)) {
+          throw new ConfigError(`resumeFrom.${symbol}`, last, 'a trade id (non-negative integer)');
+        }
+        this.slots.set(symbol, {
+          symbol,
+          shard,
+          sequencer: new SymbolSequencer(symbol, last, (tick) => this.deliver(tick)),
+          filling: false,
+          catchUp: last !== undefined ? 'resume' : undefined,
+        });
+      }
+    }
+    this.queue.onTake = (size) => {
+      if (this.paused && size < this.maxBuffered / 2) this.setPaused(false);
+    };
+    if (options.signal) {
+      if (options.signal.aborted) void this.close();
+      else options.signal.addEventListener('abort', () => void this.close(), { once: true });
+    }
+  }
+
+  private get maxBuffered(): number {
+    return this.options.maxBufferedEvents ?? 200_000;
+  }
+
+  /** Opens the connections (also done by the first iteration). */
+  start(): void {
+    if (this.started || this.closed) return;
+    this.started = true;
+    this.metrics?.wsConnectionStatus.set(0);
+    for (const shard of this.shards) this.connect(shard, false);
+    const watchdogMs = this.options.watchdogMs ?? 30_000;
+    this.watchdog = setInterval(
+      () => this.checkLiveness(),
+      Math.max(10, Math.min(1000, watchdogMs / 4)),
+    );
+    for (const slot of this.slots.values()) if (slot.catchUp) this.fill(slot);
+  }
+
+  /** Every event: ticks, connection states, gaps. Only one iterator may read. */
+  [Symbol.asyncIterator](): AsyncIterator<BinanceClientEvent> {
+    if (this.iterated) throw new Error('BinanceTradeClient can be iterated once');
+    this.iterated = true;
+    this.start();
+    return {
+      next: () => this.queue.next(),
+      return: async () => {
+        await this.close();
+        return { value: undefined, done: true };
+      },
+    };
+  }
+
+  /** Only the ticks. */
+  async *ticks(): AsyncGenerator<Tick> {
+    for await (const event of this) if (event.type === 'tick') yield event.tick;
+  }
+
+  /** Counters since start. */
+  stats(): BinanceClientStats {
+    return {
+      ...this.stat,
+      rejected: { ...this.stat.rejected },
+      fastPathFrames: this.parser.fastPathHits,
+      bufferedEvents: this.queue.size,
+    };
+  }
+
+  /** Id of the last trade delivered per symbol (what to pass as `resumeFrom` next time). */
+  positions(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const slot of this.slots.values()) {
+      if (slot.sequencer.lastId !== undefined) out[slot.symbol] = slot.sequencer.lastId;
+    }
+    return out;
+  }
+
+  /** Closes every connection and ends the iterator after the buffered events. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.abort.abort();
+    if (this.watchdog) clearInterval(this.watchdog);
+    for (const sleeper of this.sleepers) {
+      clearTimeout(sleeper.timer);
+      sleeper.resolve();
+    }
+    this.sleepers.clear();
+    const closing: Promise<void>[] = [];
+    for (const shard of this.shards) {
+      clearTimeout(shard.reconnectTimer);
+      clearTimeout(shard.stableTimer);
+      clearTimeout(shard.overlapTimer);
+      for (const connection of [shard.current, shard.draining, shard.incoming]) {
+        if (connection) closing.push(this.closeConnection(connection, 'client closed'));
+      }
+      this.queue.push({ type: 'connection', state: 'closed', shard: shard.index });
+    }
+    this.flushTicks();
+    this.metrics?.wsConnectionStatus.set(0);
+    this.queue.end();
+    await Promise.all(closing);
+  }
+
+  // ---- connections --------------------------------------------------------
+
+  private connect(shard: Shard, rotation: boolean): void {
+    if (this.closed) return;
+    const wait = this.attempts.delay(this.now());
+    if (wait > 0) {
+      this.logger.warn({ waitMs: wait }, 'binance: connection-attempt limit reached, waiting');
+      shard.reconnectTimer = setTimeout(() => this.connect(shard, rotation), wait);
+      return;
+    }
+    this.attempts.record(this.now());
+    this.stat.connectionAttempts++;
+    this.metrics?.wsConnections.inc();
+    if (shard.attempts++ > 0) {
+      this.stat.reconnects++;
+      this.metrics?.wsReconnects.inc();
+    }
+    const maxUrl = this.options.maxUrlStreams ?? 100;
+    const inUrl = shard.streams.slice(0, maxUrl);
+    const base = this.options.url.replace(/\/+$/, '');
+    const Impl = this.options.WebSocket ?? WebSocket;
+    const ws = new Impl(`${base}/stream?streams=${inUrl.join('/')}`, {
+      perMessageDeflate: false,
+      // Every field a tick uses is checked byte by byte; other bytes are never trusted.
+      skipUTF8Validation: true,
+      autoPong: false,
+      handshakeTimeout: this.options.connectTimeoutMs ?? 10_000,
+      maxPayload: 4 << 20,
+    });
+    const at = this.now();
+    const connection: Connection = {
+      id: nextConnectionId++,
+      ws,
+      shard,
+      control: new ControlQueue(this.options.controlMessagesPerSecond ?? 4, this.now),
+      openedAt: at,
+      lastFrameAt: at,
+      opened: false,
+      closed: false,
+      pinged: false,
+      caughtUp: new Set(),
+      pendingReplies: new Set(),
+    };
+    if (rotation) shard.incoming = connection;
+    else shard.current = connection;
+    this.emitState(shard, rotation ? 'rotating' : 'connecting');
+
+    ws.on('open', () => this.onOpen(connection, shard.streams.slice(maxUrl)));
+    ws.on('message', (data: Buffer) => this.onMessage(connection, data));
+    ws.on('ping', (data: Buffer) => {
+      connection.lastFrameAt = this.now();
+      this.metrics?.markWsMessage(connection.lastFrameAt);
+      connection.control.send(() => {
+        if (ws.readyState === WebSocket.OPEN) ws.pong(data);
+      });
+    });
+    ws.on('pong', () => {
+      connection.lastFrameAt = this.now();
+      this.metrics?.markWsMessage(connection.lastFrameAt);
+      connection.pinged = false;
+    });
+    ws.on('error', (error: Error) => {
+      this.logger.warn(
+        { shard: shard.index, connection: connection.id, error: error.message },
+        'binance: socket error',
+      );
+    });
+    ws.on('close', (code: number, reason: Buffer) =>
+      this.onClose(connection, `closed ${code}${reason.length ? ` ${reason.toString()}` : ''}`),
+    );
+  }
+
+  private onOpen(connection: Connection, toSubscribe: string[]): void {
+    const shard = connection.shard;
+    connection.opened = true;
+    connection.lastFrameAt = this.now();
+    if (this.paused) connection.ws.pause();
+    const perMessage = this.options.maxStreamsPerSubscribe ?? 200;
+    for (let i = 0; i < toSubscribe.length; i += perMessage) {
+      const id = nextConnectionId++;
+      const params = toSubscribe.slice(i, i + perMessage);
+      connection.pendingReplies.add(id);
+      connection.control.send(() => {
+        if (connection.ws.readyState === WebSocket.OPEN) {
+          connection.ws.send(JSON.stringify({ method: 'SUBSCRIBE', params, id }));
+        }
+      });
+    }
+    this.logger.info(
+      { shard: shard.index, connection: connection.id, streams: shard.streams.length },
+      'binance: connected',
+    );
+    clearTimeout(shard.stableTimer);
+    shard.stableTimer = setTimeout(
+      () => shard.backoff.reset(),
+      this.options.stableAfterMs ?? 30_000,
+    );
+    const ageMs = this.options.maxConnectionAgeMs ?? 23.5 * 3_600_000;
+    const jitterMs = Math.min(ageMs * 0.05, 600_000) * this.random();
+    connection.rotateTimer = setTimeout(
+      () => this.rotate(shard, 'connection age limit'),
+      ageMs - jitterMs,
+    );
+
+    const reconnected = shard.incoming !== connection && shard.opened;
+    shard.opened = true;
+    if (reconnected) this.catchUpAfterReconnect(shard);
+    if (shard.incoming === connection) {
+      // A planned rotation: the new connection streams while the old one drains.
+      shard.incoming = undefined;
+      shard.draining = shard.current;
+      shard.current = connection;
+      shard.overlapTimer = setTimeout(
+        () => this.finishRotation(shard, 'overlap elapsed'),
+        this.options.rotationOverlapMs ?? 5_000,
+      );
+    }
+    this.emitState(shard, 'open');
+    this.updateStatus();
+  }
+
+  private onClose(connection: Connection, reason: string): void {
+    if (connection.closed) return;
+    connection.closed = true;
+    connection.control.close();
+    clearTimeout(connection.rotateTimer);
+    const shard = connection.shard;
+    if (connection.opened) this.metrics?.wsDisconnections.inc();
+    if (this.closed) return;
+    this.logger.info(
+      { shard: shard.index, connection: connection.id, reason },
+      'binance: connection closed',
+    );
+
+    if (shard.draining === connection) {
+      this.finishRotation(shard, reason);
+      return;
+    }
+    if (shard.incoming === connection) {
+      // The replacement failed; the old connection keeps streaming. Try again later.
+      shard.incoming = undefined;
+      const delay = shard.backoff.next();
+      shard.reconnectTimer = setTimeout(() => this.rotate(shard, 'retry'), delay);
+      return;
+    }
+    if (shard.current !== connection) return;
+    shard.current = undefined;
+    clearTimeout(shard.stableTimer);
+    if (shard.incoming) {
+      // Died while its replacement was opening: the replacement takes over as a plain reconnect.
+      shard.current = shard.incoming;
+      shard.incoming = undefined;
+      this.updateStatus();
+      return;
+    }
+    if (shard.draining) {
+      // The new connection died during overlap: the old one carries on.
+      shard.current = shard.draining;
+      shard.draining = undefined;
+      clearTimeout(shard.overlapTimer);
+      this.updateStatus();
+      return;
+    }
+    this.updateStatus();
+    const delay = shard.backoff.next();
+    this.queue.push({
+      type: 'connection',
+      state: 'disconnected',
+      shard: shard.index,
+      reason,
+      retryInMs: delay,
+    });
+    shard.reconnectTimer = setTimeout(() => this.connect(shard, false), delay);
+  }
+
+  /**
+   * Trades made while the shard was down show up as a gap with the next
+   * trade; a quiet symbol may not trade for a long time, so ask REST now
+   * (for at most `maxReconnectCatchUpSymbols` symbols, to spare the weight budget).
+   */
+  private catchUpAfterReconnect(shard: Shard): void {
+    let budget = this.options.maxReconnectCatchUpSymbols ?? 20;
+    for (const symbol of shard.symbols) {
+      if (budget <= 0) return;
+      const slot = this.slots.get(symbol)!;
+      if (slot.sequencer.lastId === undefined || slot.catchUp) continue;
+      budget--;
+      slot.catchUp = 'reconnect';
+      this.fill(slot);
+    }
+  }
+
+  /** Opens a replacement before closing the current connection, so no trade is missed. */
+  private rotate(shard: Shard, reason: string): void {
+    if (this.closed || shard.incoming || shard.draining || !shard.current?.opened) return;
+    this.stat.rotations++;
+    this.logger.info({ shard: shard.index, reason }, 'binance: rotating connection');
+    this.connect(shard, true);
+  }
+
+  private finishRotation(shard: Shard, reason: string): void {
+    clearTimeout(shard.overlapTimer);
+    const old = shard.draining;
+    shard.draining = undefined;
+    if (old && !old.closed) void this.closeConnection(old, `rotation: ${reason}`);
+    // Gaps seen while two connections overlapped may be real: fill them now.
+    for (const symbol of shard.symbols) {
+      const slot = this.slots.get(symbol)!;
+      if (slot.sequencer.hasGap) this.fill(slot);
+    }
+  }
+
+  private closeConnection(connection: Connection, reason: string): Promise<void> {
+    connection.control.close();
+    clearTimeout(connection.rotateTimer);
+    const ws = connection.ws;
+    if (ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = setTimeout(() => {
+        ws.terminate();
+        resolve();
+      }, 1000);
+      ws.once('close', () => {
+        clearTimeout(done);
+        resolve();
+      });
+      try {
+        if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
+        else ws.close(1000, reason.slice(0, 100));
+      } catch {
+        ws.terminate();
+      }
+    });
+  }
+
+  private checkLiveness(): void {
+    const at = this.now();
+    const watchdogMs = this.options.watchdogMs ?? 30_000;
+    const idlePingMs = this.options.idlePingMs ?? Math.min(10_000, watchdogMs / 3);
+    for (const shard of this.shards) {
+      for (const connection of [shard.current, shard.draining]) {
+        if (!connection?.opened || connection.closed) continue;
+        const silent = at - connection.lastFrameAt;
+        if (silent >= watchdogMs) {
+          this.logger.warn(
+            { shard: shard.index, connection: connection.id, silentMs: silent },
+            'binance: no frame, replacing connection',
+          );
+          connection.ws.terminate();
+        } else if (silent >= idlePingMs && !connection.pinged) {
+          connection.pinged = true;
+          connection.control.send(() => {
+            if (connection.ws.readyState === WebSocket.OPEN) connection.ws.ping();
+          });
+        }
+      }
+    }
+  }
+
+  private updateStatus(): void {
+    const up = this.shards.every((s) => s.current?.opened === true && !s.current.closed);
+    this.metrics?.wsConnectionStatus.set(up && !this.closed ? 1 : 0);
+  }
+
+  private emitState(shard: Shard, state: ConnectionState, reason?: string): void {
+    this.queue.push(
+      reason === undefined
+        ? { type: 'connection', state, shard: shard.index }
+        : { type: 'connection', state, shard: shard.index, reason },
+    );
+  }
+
+  // ---- frames -------------------------------------------------------------
+
+  private onMessage(connection: Connection, data: Buffer): void {
+    // One clock read per burst of frames (one socket read): they arrived together.
+    let at = this.burstTime;
+    if (at === 0) {
+      at = this.burstTime = this.now();
+      queueMicrotask(this.endBurst);
+    }
+    connection.lastFrameAt = at;
+    connection.pinged = false;
+    this.stat.frames++;
+    this.metrics?.markWsMessage(at);
+    const result = this.parser.parseFast(data, at);
+    if ((result as FrameResult).kind === undefined) this.onTick(connection, result as Tick);
+    else this.onOther(connection, result as FrameResult);
+  }
+
+  private onTick(connection: Connection, tick: Tick): void {
+    const slot = this.slots.get(tick.symbol);
+    if (slot === undefined || slot.shard !== connection.shard) {
+      this.reject('symbol_mismatch', `not subscribed on this connection: ${tick.symbol}`);
+      return;
+    }
+    const sequencer = slot.sequencer;
+    const shard = slot.shard;
+    if (shard.draining !== undefined && connection === shard.current) {
+      const last = sequencer.lastId;
+      if (last === undefined || tick.tradeId <= last + 1) {
+        connection.caughtUp.add(tick.symbol);
+        if (connection.caughtUp.size === shard.symbols.length)
+          this.finishRotation(shard, 'caught up');
+      }
+    }
+    // The common case first: the next id, nothing held.
+    if (sequencer.lastId === tick.tradeId - 1 && !sequencer.hasGap) {
+      sequencer.lastId = tick.tradeId;
+      this.deliver(tick);
+      return;
+    }
+    const before = sequencer.duplicates;
+    const outcome = sequencer.offer(tick);
+    if (outcome === 'duplicate') this.stat.duplicatesDropped += sequencer.duplicates - before;
+    else if (outcome === 'held' && !slot.filling && shard.draining === undefined) this.fill(slot);
+  }
+
+  private onOther(connection: Connection, result: FrameResult): void {
+    switch (result.kind) {
+      case 'rejected':
+        this.reject(result.reason, result.detail);
+        return;
+      case 'shutdown':
+        this.logger.info(
+          { shard: connection.shard.index, connection: connection.id },
+          'binance: serverShutdown',
+        );
+        if (connection === connection.shard.current)
+          this.rotate(connection.shard, 'serverShutdown');
+        return;
+      case 'reply': {
+        const id = typeof result.id === 'number' ? result.id : NaN;
+        const ours = connection.pendingReplies.delete(id);
+        if (result.error) {
+          this.reject('error_payload', `reply ${String(result.id)}: ${String(result.error.msg)}`);
+          this.metrics?.errors.inc({ component: 'exchange' });
+        } else if (!ours) {
+          this.reject('subscription_reply', `unexpected reply ${String(result.id)}`);
+        }
+        return;
+      }
+      case 'tick':
+        this.onTick(connection, result.tick);
+    }
+  }
+
+  private deliver(tick: Tick): void {
+    this.queue.push({ type: 'tick', tick });
+    this.stat.ticksDelivered++;
+    this.unflushedTicks++;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => this.flushTicks());
+    }
+    if (!this.paused && this.queue.size > this.maxBuffered) this.setPaused(true);
+  }
+
+  private flushTicks(): void {
+    this.flushScheduled = false;
+    if (this.unflushedTicks > 0) {
+      this.metrics?.ticksReceived.inc(this.unflushedTicks);
+      this.unflushedTicks = 0;
+    }
+  }
+
+  private setPaused(paused: boolean): void {
+    this.paused = paused;
+    if (paused) this.stat.pauses++;
+    for (const shard of this.shards) {
+      for (const c of [shard.current, shard.draining]) {
+        if (c?.opened && !c.closed) {
+          if (paused) c.ws.pause();
+          else c.ws.resume();
+        }
+      }
+    }
+  }
+
+  private reject(reason: TickRejectReason, detail: string): void {
+    this.stat.rejected[reason] = (this.stat.rejected[reason] ?? 0) + 1;
+    this.metrics?.ticksRejected.inc({ reason });
+    const at = this.now();
+    const interval = this.options.rejectLogIntervalMs ?? 10_000;
+    const entry = this.rejectLog.get(reason);
+    if (entry === undefined || at - entry.at >= interval) {
+      this.logger.warn(
+        { reason, detail, suppressed: entry?.suppressed ?? 0 },
+        'binance: frame rejected',
+      );
+      this.rejectLog.set(reason, { at, suppressed: 0 });
+    } else {
+      entry.suppressed++;
+    }
+  }
+
+  // ---- gap backfill -------------------------------------------------------
+
+  /** Fills the gap of `slot` over REST (or catches up from a resume point); one job per symbol. */
+  private fill(slot: SymbolSlot): void {
+    if (slot.filling || this.closed) return;
+    slot.filling = true;
+    this.fillLoop(slot)
+      .catch((error: unknown) => {
+        this.logger.error(
+          { symbol: slot.symbol, error: String(error) },
+          'binance: backfill failed',
+        );
+      })
+      .finally(() => {
+        slot.filling = false;
+        // A gap may have opened while the job finished.
+        if (!this.closed && slot.sequencer.hasGap && slot.shard.draining === undefined)
+          this.fill(slot);
+      });
+  }
+
+  private async fillLoop(slot: SymbolSlot): Promise<void> {
+    const seq = slot.sequencer;
+    const symbol = slot.symbol;
+    const maxGap =
+      slot.catchUp === 'resume'
+        ? (this.options.maxResumeTrades ?? 100_000)
+        : (this.options.maxGapTrades ?? 100_000);
+    const fromId = seq.nextId!;
+    let recovered = 0;
+    let missed = 0;
+    let failures = 0;
+    let toId = fromId - 1;
+    this.stat.gapsDetected++;
+
+    if (slot.catchUp === 'resume') {
+      // Bound the catch-up by the newest trade REST knows.
+      const head = await this.restCall(() => this.rest.latest(symbol, 1, this.abort.signal));
+      const newest = head?.[0]?.tradeId;
+      if (newest !== undefined && newest - seq.lastId! > maxGap) {
+        missed += seq.skipTo(newest - maxGap + 1);
+      }
+    }
+    while (!this.closed) {
+      const next = seq.nextId!;
+      const heldMin = seq.heldMin;
+      if (heldMin === undefined && !slot.catchUp) break;
+      const target = heldMin ?? Number.POSITIVE_INFINITY; // first id we already hold
+      toId = Math.max(toId, Number.isFinite(target) ? target - 1 : next - 1);
+      if (Number.isFinite(target) && target - next > maxGap) {
+        missed += seq.skipTo(target - maxGap);
+        continue;
+      }
+      const limit = Math.min(1000, Number.isFinite(target) ? target - next : 1000);
+      const rows = await this.restCall(() =>
+        this.rest.fetchFrom(symbol, next, limit, this.abort.signal),
+      );
+      if (rows === undefined) {
+        failures++;
+        if (failures >= 5) {
+          this.logger.error(
+            { symbol, fromId: next },
+            'binance: REST backfill keeps failing, giving up this gap',
+          );
+          if (Number.isFinite(target)) missed += seq.skipTo(target);
+          break;
+        }
+        await this.sleep(Math.min(10_000, 500 * 2 ** failures));
+        continue;
+      }
+      if (rows.length === 0) {
+        if (!Number.isFinite(target)) break; // caught up with the head
+        // REST does not have them (yet): retry a few times, then give up.
+        failures++;
+        if (failures >= 5) {
+          missed += seq.skipTo(target);
+          break;
+        }
+        await this.sleep(Math.min(5_000, 250 * 2 ** failures));
+        continue;
+      }
+      failures = 0;
+      if (rows[0]!.tradeId > next) {
+        // History no longer holds these ids.
+        missed += seq.skipTo(rows[0]!.tradeId);
+      }
+      for (const tick of rows) {
+        if (seq.offer(tick) === 'delivered') {
+          recovered++;
+          this.stat.tradesBackfilled++;
+        }
+      }
+      toId = Math.max(toId, rows[rows.length - 1]!.tradeId);
+      if (!Number.isFinite(target) && rows.length < limit) break;
+    }
+    slot.catchUp = undefined;
+    this.stat.tradesMissed += missed;
+    if (missed > 0) {
+      this.logger.error({ symbol, fromId, toId, missed }, 'binance: trades could not be recovered');
+      this.metrics?.errors.inc({ component: 'exchange' });
+    } else if (recovered > 0) {
+      this.logger.info({ symbol, fromId, toId, recovered }, 'binance: gap filled over REST');
+    }
+    if (recovered > 0 || missed > 0) {
+      this.queue.push({ type: 'gap', symbol, fromId, toId, recovered, missed });
+    }
+  }
+
+  /** Runs a REST call within the weight budget; `undefined` when it failed (logged). */
+  private async restCall<T>(call: () => Promise<T>): Promise<T | undefined> {
+    const wait = this.rest.waitMs();
+    if (wait > 0) await this.sleep(wait);
+    if (this.closed) return undefined;
+    this.stat.restRequests++;
+    try {
+      return await call();
+    } catch (error) {
+      if (this.closed) return undefined;
+      this.stat.restErrors++;
+      this.metrics?.errors.inc({ component: 'exchange' });
+      this.logger.warn({ error: String(error) }, 'binance: REST request failed');
+      if (error instanceof RestRequestError && error.retryAfterMs) {
+        await this.sleep(Math.min(error.retryAfterMs, 60_000));
+      }
+      return undefined;
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.closed) return resolve();
+      const sleeper = {
+        timer: setTimeout(() => {
+          this.sleepers.delete(sleeper);
+          resolve();
+        }, ms),
+        resolve,
+      };
+      this.sleepers.add(sleeper);
+    });
+  }
+}
+
+function validateUrl(value: string, setting: string, protocols: string[]): void {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(setting, value, `a URL (${protocols.join(' or ')})`);
+  }
+  if (!protocols.includes(url.protocol)) {
+    throw new ConfigError(setting, value, `a URL (${protocols.join(' or ')})`);
+  }
+}

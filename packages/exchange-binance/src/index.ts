@@ -1,0 +1,15 @@
+export { BinanceTradeClient } from './binance-trade-client.js';
+export type {
+  BinanceClientEvent,
+  BinanceClientStats,
+  BinanceTradeClientOptions,
+  ConnectionState,
+} from './binance-trade-client.js';
+export { Backoff, SlidingWindowLimit } from './backoff.js';
+export type { BackoffOptions } from './backoff.js';
+export { ControlQueue } from './control-queue.js';
+export { FrameParser, parseFrameText, parseFrameValue } from './parse-frame.js';
+export type { FrameResult, TradeStreamType } from './parse-frame.js';
+export { RestRequestError, RestTrades } from './rest-trades.js';
+export type { RestTradesOptions } from './rest-trades.js';
+export { SymbolSequencer } from './symbol-sequencer.js';

@@ -1,0 +1,11 @@
+export { MALFORMED_KINDS, startBinanceSimulator } from './sim/binance-simulator.js';
+export type {
+  BinanceSimulator,
+  BinanceSimulatorOptions,
+  MalformedKind,
+  SimConnectionInfo,
+  SimFaultKind,
+  SimulatorStats,
+} from './sim/binance-simulator.js';
+export { TradeHistory, formatPrice, formatQuantity } from './sim/trade-history.js';
+export type { SimTrade } from './sim/trade-history.js';

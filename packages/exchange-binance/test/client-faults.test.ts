@@ -1,0 +1,367 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { startBinanceSimulator, type BinanceSimulator, MALFORMED_KINDS } from '../src/sim.js';
+import {
+  counterValue,
+  expectExactlyOnce,
+  startClient,
+  waitCaughtUp,
+  waitFor,
+  waitOpen,
+  type Harness,
+} from './helpers.js';
+
+let sim: BinanceSimulator | undefined;
+let harness: Harness | undefined;
+
+afterEach(async () => {
+  await harness?.client.close();
+  await harness?.done;
+  await sim?.close();
+  harness = undefined;
+  sim = undefined;
+});
+
+async function setup(options: Parameters<typeof startBinanceSimulator>[0] = {}, client = {}) {
+  sim = await startBinanceSimulator({
+    symbols: ['BTCUSDT', 'ETHUSDT'],
+    rate: 0,
+    seed: 3,
+    ...options,
+  });
+  harness = startClient(sim, client);
+  await waitOpen(harness, sim);
+  return { sim, h: harness };
+}
+
+describe('BinanceTradeClient against the simulator', () => {
+  it('delivers every trade exactly once, in order, with metrics', async () => {
+    const { sim, h } = await setup();
+    sim.generate(500);
+    await waitCaughtUp(h, sim);
+    expectExactlyOnce(h, sim, 500);
+    expect(await counterValue(h.metrics, 'ticksReceived')).toBe(1000);
+    expect(await counterValue(h.metrics, 'wsConnectionStatus')).toBe(1);
+    expect(await counterValue(h.metrics, 'wsConnections')).toBe(1);
+    expect(h.client.stats().fastPathFrames).toBe(1000);
+  });
+
+  it('recovers from abrupt drops: reconnects with backoff and backfills the gap over REST', async () => {
+    const { sim, h } = await setup();
+    sim.generate(100);
+    await waitCaughtUp(h, sim);
+    const opens = () =>
+      h.events.filter((e) => e.type === 'connection' && e.state === 'open').length;
+    for (let round = 0; round < 3; round++) {
+      sim.drop();
+      sim.generate(50); // generated while the client is away
+      await waitFor(() => opens() === round + 2, 'reconnect');
+      // Only one symbol trades again: the other's missed trades are caught up anyway.
+      sim.generate(50, 'BTCUSDT');
+      await waitCaughtUp(h, sim);
+    }
+    expectExactlyOnce(h, sim, 250);
+    const stats = h.client.stats();
+    expect(stats.tradesBackfilled).toBeGreaterThanOrEqual(3 * 2 * 50);
+    expect(stats.tradesMissed).toBe(0);
+    expect(await counterValue(h.metrics, 'wsDisconnections')).toBe(3);
+    expect(await counterValue(h.metrics, 'wsReconnects')).toBeGreaterThanOrEqual(3);
+    expect(h.events.some((e) => e.type === 'gap' && e.recovered > 0 && e.missed === 0)).toBe(true);
+  });
+
+  it('replaces a stalled (half-open) connection when the watchdog fires', async () => {
+    const { sim, h } = await setup({}, { watchdogMs: 300, idlePingMs: 100 });
+    sim.generate(20);
+    await waitCaughtUp(h, sim);
+    sim.stall(60_000); // silent and deaf: pings go unanswered
+    sim.generate(30);
+    await waitFor(() => sim.stats().connectionsAccepted === 2, 'watchdog reconnect');
+    sim.generate(10);
+    await waitCaughtUp(h, sim);
+    expectExactlyOnce(h, sim, 60);
+    expect(h.client.stats().tradesBackfilled).toBeGreaterThanOrEqual(60);
+  });
+
+  it('fills a gap in the stream from REST', async () => {
+    const { sim, h } = await setup();
+    sim.generate(10);
+    sim.gap(37, 'BTCUSDT');
+    sim.gap(1200, 'ETHUSDT'); // more than one REST page
+    sim.generate(10);
+    await waitCaughtUp(h, sim);
+    expectExactlyOnce(h, sim, 20);
+    expect(h.client.stats().tradesBackfilled).toBe(1237);
+    const gaps = h.events.filter((e) => e.type === 'gap');
+    expect(gaps).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ symbol: 'BTCUSDT', recovered: 37, missed: 0 }),
+        expect.objectContaining({ symbol: 'ETHUSDT', recovered: 1200, missed: 0 }),
+      ]),
+    );
+  });
+
+  it('drops duplicates', async () => {
+    const { sim, h } = await setup();
+    sim.generate(10);
+    sim.duplicate(5);
+    sim.generate(10);
+    sim.duplicate(1, 'BTCUSDT');
+    await waitCaughtUp(h, sim);
+    await waitFor(() => h.client.stats().duplicatesDropped === 11, 'duplicates');
+    expectExactlyOnce(h, sim, 20);
+  });
+
+  it('counts every malformed frame by reason and keeps going', async () => {
+    const { sim, h } = await setup();
+    sim.generate(5);
+    for (const kind of MALFORMED_KINDS) sim.malformed(kind);
+    sim.generate(5);
+    await waitCaughtUp(h, sim);
+    await waitFor(
+      () =>
+        Object.values(h.client.stats().rejected).reduce((a, b) => a + b, 0) ===
+        MALFORMED_KINDS.length,
+      'rejections',
+    );
+    for (const reason of MALFORMED_KINDS) {
+      expect(await counterValue(h.metrics, 'ticksRejected', { reason }), reason).toBe(1);
+    }
+    expectExactlyOnce(h, sim, 10);
+  });
+
+  it('logs rejected frames at a bounded rate but counts every one', async () => {
+    const warnings: object[] = [];
+    const logger = {
+      debug: () => undefined,
+      info: () => undefined,
+      warn: (fields: object, message?: string) => {
+        if (message === 'binance: frame rejected') warnings.push(fields);
+      },
+      error: () => undefined,
+    };
+    const { sim, h } = await setup({}, { logger });
+    for (let i = 0; i < 50; i++) sim.malformed('invalid_json');
+    sim.generate(1);
+    await waitCaughtUp(h, sim);
+    await waitFor(() => h.client.stats().rejected.invalid_json === 50, 'rejections');
+    expect(await counterValue(h.metrics, 'ticksRejected', { reason: 'invalid_json' })).toBe(50);
+    expect(warnings).toEqual([expect.objectContaining({ reason: 'invalid_json', suppressed: 0 })]);
+  });
+
+  it('rotates on serverShutdown: the new connection opens before the old closes, nothing is missed', async () => {
+    const { sim, h } = await setup({ rate: 2000 });
+    await waitFor(() => (h.ticks.get('BTCUSDT')?.length ?? 0) > 200, 'stream');
+    sim.serverShutdown(500);
+    await waitFor(() => sim.stats().connectionsAccepted === 2, 'second connection');
+    // Overlap: both connections were open at the same time.
+    expect(sim.stats().peakConnections).toBe(2);
+    await waitFor(() => sim.connections().length === 1, 'old connection closed');
+    await new Promise((r) => setTimeout(r, 200));
+    await harness!.client.close();
+    await harness!.done;
+    const stats = h.client.stats();
+    expect(stats.rotations).toBe(1);
+    expect(stats.tradesMissed).toBe(0);
+    for (const symbol of sim.symbols) {
+      const got = h.ticks.get(symbol)!.map((t) => t.tradeId);
+      const truth = sim
+        .truth(symbol)
+        .map((t) => t.id)
+        .filter((id) => id >= got[0]! && id <= got[got.length - 1]!);
+      expect(got).toEqual(truth);
+    }
+    // The overlap let the old connection cover the switch: no REST needed.
+    expect(stats.tradesBackfilled).toBe(0);
+  });
+
+  it.each([
+    ['closes at once', 0, 0],
+    ['refuses the replacement for a while', 50, 300],
+  ])('recovers when the server %s after serverShutdown', async (_name, closeAfterMs, refuseMs) => {
+    const { sim, h } = await setup({ rate: 1000 });
+    await waitFor(() => (h.ticks.get('BTCUSDT')?.length ?? 0) > 100, 'stream');
+    if (refuseMs > 0) sim.refuseConnections(refuseMs);
+    sim.serverShutdown(closeAfterMs);
+    await waitFor(() => sim.stats().connectionsAccepted >= 2, 'replacement');
+    const target = sim.lastTradeId('BTCUSDT')! + 200;
+    await waitFor(() => h.ticks.get('BTCUSDT')!.at(-1)!.tradeId >= target, 'stream after');
+    await harness!.client.close();
+    await harness!.done;
+    for (const symbol of sim.symbols) {
+      const got = h.ticks.get(symbol)!.map((t) => t.tradeId);
+      const truth = sim
+        .truth(symbol)
+        .map((t) => t.id)
+        .filter((id) => id >= got[0]! && id <= got[got.length - 1]!);
+      expect(got).toEqual(truth);
+    }
+    expect(h.client.stats().tradesMissed).toBe(0);
+  });
+
+  it('rotates before the connection age limit, with overlap', async () => {
+    const { sim, h } = await setup(
+      { rate: 500 },
+      { maxConnectionAgeMs: 400, rotationOverlapMs: 200 },
+    );
+    await waitFor(() => h.client.stats().rotations >= 3, 'rotations');
+    await waitFor(() => sim.connections().length === 1, 'settled');
+    await harness!.client.close();
+    await harness!.done;
+    for (const symbol of sim.symbols) {
+      const got = h.ticks.get(symbol)!.map((t) => t.tradeId);
+      const truth = sim
+        .truth(symbol)
+        .map((t) => t.id)
+        .filter((id) => id >= got[0]! && id <= got[got.length - 1]!);
+      expect(got).toEqual(truth);
+    }
+    expect(h.client.stats().tradesMissed).toBe(0);
+  });
+
+  it('keeps retrying while connections are refused, then recovers everything', async () => {
+    const { sim, h } = await setup();
+    sim.generate(10);
+    await waitCaughtUp(h, sim);
+    sim.refuseConnections(500);
+    sim.drop();
+    sim.generate(25);
+    await waitFor(() => sim.stats().connectionsRefused >= 2, 'refusals');
+    await waitFor(() => sim.connections().length === 1, 'reconnect after refusal');
+    sim.generate(5);
+    await waitCaughtUp(h, sim);
+    expectExactlyOnce(h, sim, 40);
+    expect(
+      h.events.filter((e) => e.type === 'connection' && e.state === 'disconnected').length,
+    ).toBeGreaterThanOrEqual(2);
+  });
+
+  it('retries REST failures and gives up on gaps REST can no longer serve, counting them', async () => {
+    const { sim, h } = await setup({ retain: 50 });
+    sim.generate(10);
+    await waitCaughtUp(h, sim);
+    sim.failRest(2, 503);
+    sim.gap(5, 'BTCUSDT');
+    sim.generate(1, 'BTCUSDT');
+    await waitCaughtUp(h, sim);
+    expect(h.client.stats().restErrors).toBe(2);
+    sim.failRest(1, 429); // with Retry-After: 1
+    sim.gap(3, 'BTCUSDT');
+    sim.generate(1, 'BTCUSDT');
+    await waitCaughtUp(h, sim);
+    expect(h.client.stats().restErrors).toBe(3);
+    sim.gap(80, 'ETHUSDT'); // older than the 50 the simulator keeps
+    sim.generate(1, 'ETHUSDT');
+    await waitFor(
+      () => h.ticks.get('ETHUSDT')!.at(-1)!.tradeId === sim.lastTradeId('ETHUSDT'),
+      'eth',
+    );
+    const stats = h.client.stats();
+    expect(stats.tradesMissed).toBe(31);
+    expect(h.events).toContainEqual(
+      expect.objectContaining({ type: 'gap', symbol: 'ETHUSDT', missed: 31, recovered: 49 }),
+    );
+    expect(await counterValue(h.metrics, 'errors', { component: 'exchange' })).toBeGreaterThan(0);
+  });
+
+  it('resumes from stored trade ids over REST, within the window', async () => {
+    sim = await startBinanceSimulator({ symbols: ['BTCUSDT', 'ETHUSDT'], rate: 0, seed: 5 });
+    sim.generate(3000);
+    const btc = sim.truth('BTCUSDT');
+    const eth = sim.truth('ETHUSDT');
+    harness = startClient(sim, {
+      resumeFrom: { BTCUSDT: btc[999]!.id, ETHUSDT: eth[100]!.id },
+      maxResumeTrades: 2500,
+    });
+    await waitOpen(harness, sim);
+    await waitCaughtUp(harness, sim);
+    sim.generate(20);
+    await waitCaughtUp(harness, sim);
+    const h = harness;
+    expect(h.ticks.get('BTCUSDT')![0]!.tradeId).toBe(btc[1000]!.id);
+    // ETH was 2899 behind: only the newest 2500 are fetched.
+    expect(h.ticks.get('ETHUSDT')![0]!.tradeId).toBe(eth[500]!.id);
+    expect(h.client.stats().tradesMissed).toBe(399);
+    expectExactlyOnce(h, sim);
+    expect(h.client.positions()).toEqual({
+      BTCUSDT: sim.lastTradeId('BTCUSDT'),
+      ETHUSDT: sim.lastTradeId('ETHUSDT'),
+    });
+  });
+
+  it('reads aggTrade streams and backfills them from aggTrades', async () => {
+    const { sim, h } = await setup({}, { streamType: 'aggTrade' });
+    sim.generate(10);
+    sim.gap(30);
+    sim.generate(10);
+    await waitCaughtUp(h, sim);
+    expectExactlyOnce(h, sim, 50);
+    expect(sim.connections()[0]!.streams).toEqual(['btcusdt@aggTrade', 'ethusdt@aggTrade']);
+  });
+
+  it('stays exactly-once under random faults at a steady rate', async () => {
+    const { sim, h } = await setup(
+      {
+        rate: 300,
+        seed: 9,
+        faults: { gap: 60, duplicate: 60, malformed: 60, drop: 20, serverShutdown: 20, stall: 10 },
+      },
+      { watchdogMs: 400, idlePingMs: 150, rotationOverlapMs: 300 },
+    );
+    await new Promise((r) => setTimeout(r, 6_000));
+    await harness!.client.close();
+    await harness!.done;
+    for (const symbol of sim.symbols) {
+      const got = h.ticks.get(symbol)!.map((t) => t.tradeId);
+      const truth = sim
+        .truth(symbol)
+        .map((t) => t.id)
+        .filter((id) => id >= got[0]! && id <= got[got.length - 1]!);
+      expect(got).toEqual(truth);
+    }
+    const stats = h.client.stats();
+    expect(stats.tradesMissed).toBe(0);
+    // Gaps, duplicates and malformed frames are injected every second (p = 1).
+    expect(stats.tradesBackfilled).toBeGreaterThan(0);
+    expect(stats.duplicatesDropped).toBeGreaterThan(0);
+    expect(Object.values(stats.rejected).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+  });
+
+  it('closes on AbortSignal and reports disconnected status', async () => {
+    const controller = new AbortController();
+    const { h } = await setup({}, { signal: controller.signal });
+    controller.abort();
+    await h.done;
+    expect(await counterValue(h.metrics, 'wsConnectionStatus')).toBe(0);
+    expect(h.events.at(-1)).toEqual({ type: 'connection', state: 'closed', shard: 0 });
+  });
+});
+
+describe('a slow consumer', () => {
+  it('pauses the sockets instead of buffering without bound, and loses nothing', async () => {
+    sim = await startBinanceSimulator({ symbols: ['BTCUSDT'], rate: 'max', seed: 4 });
+    const { BinanceTradeClient } = await import('../src/index.js');
+    const client = new BinanceTradeClient({
+      url: sim.url,
+      restUrl: sim.restUrl,
+      symbols: ['BTCUSDT'],
+      maxBufferedEvents: 5_000,
+    });
+    const ids: number[] = [];
+    let maxBuffered = 0;
+    const stop = setTimeout(() => void client.close(), 1_500);
+    for await (const event of client) {
+      if (event.type !== 'tick') continue;
+      ids.push(event.tick.tradeId);
+      if (ids.length % 1000 === 0) {
+        maxBuffered = Math.max(maxBuffered, client.stats().bufferedEvents);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+    clearTimeout(stop);
+    const stats = client.stats();
+    expect(stats.pauses).toBeGreaterThan(0);
+    // One socket read past the threshold at most.
+    expect(maxBuffered).toBeLessThan(5_000 + 2_000);
+    const truth = sim.truth('BTCUSDT').map((t) => t.id);
+    expect(ids).toEqual(truth.slice(truth.indexOf(ids[0]!), truth.indexOf(ids[0]!) + ids.length));
+  });
+});

@@ -1,0 +1,182 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { startBinanceSimulator, type BinanceSimulator } from '../src/sim.js';
+import { waitFor } from './helpers.js';
+
+const sims: BinanceSimulator[] = [];
+const sockets: WebSocket[] = [];
+afterEach(async () => {
+  for (const ws of sockets.splice(0)) ws.terminate();
+  for (const sim of sims.splice(0)) await sim.close();
+});
+
+async function sim(options: Parameters<typeof startBinanceSimulator>[0] = {}) {
+  const s = await startBinanceSimulator({ rate: 0, ...options });
+  sims.push(s);
+  return s;
+}
+
+async function connect(url: string, options: WebSocket.ClientOptions = {}) {
+  const ws = new WebSocket(url, { perMessageDeflate: false, ...options });
+  sockets.push(ws);
+  const messages: string[] = [];
+  ws.on('message', (data: Buffer) => messages.push(data.toString()));
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  return { ws, messages };
+}
+
+describe('Binance simulator', () => {
+  it('is deterministic for a seed', async () => {
+    const a = await sim({ seed: 42 });
+    const b = await sim({ seed: 42 });
+    const c = await sim({ seed: 43 });
+    for (const s of [a, b, c]) s.generate(200);
+    const strip = (s: BinanceSimulator) =>
+      s
+        .truth('BTCUSDT')
+        .map(({ id, price, quantity, isBuyerMaker }) => [id, price, quantity, isBuyerMaker]);
+    expect(strip(a)).toEqual(strip(b));
+    expect(strip(a)).not.toEqual(strip(c));
+    expect(a.truth('BTCUSDT')[0]!.price).toMatch(/^\d+\.\d{8}$/);
+  });
+
+  it('serves combined, raw and aggTrade streams', async () => {
+    const s = await sim({ symbols: ['BTCUSDT'] });
+    const combined = await connect(`${s.url}/stream?streams=btcusdt@trade`);
+    const raw = await connect(`${s.url}/ws/btcusdt@trade`);
+    const agg = await connect(`${s.url}/stream?streams=btcusdt@aggTrade`);
+    s.generate(1);
+    await waitFor(
+      () => combined.messages.length + raw.messages.length + agg.messages.length === 3,
+      'frames',
+    );
+    const trade = s.truth('BTCUSDT')[0]!;
+    expect(JSON.parse(combined.messages[0]!)).toMatchObject({
+      stream: 'btcusdt@trade',
+      data: {
+        e: 'trade',
+        s: 'BTCUSDT',
+        t: trade.id,
+        p: trade.price,
+        q: trade.quantity,
+        T: trade.time,
+      },
+    });
+    expect(JSON.parse(raw.messages[0]!)).toMatchObject({ e: 'trade', t: trade.id });
+    expect(JSON.parse(agg.messages[0]!)).toMatchObject({
+      stream: 'btcusdt@aggTrade',
+      data: { e: 'aggTrade', a: trade.id, f: trade.id, l: trade.id },
+    });
+  });
+
+  it('answers SUBSCRIBE, LIST_SUBSCRIPTIONS and UNSUBSCRIBE', async () => {
+    const s = await sim({ symbols: ['BTCUSDT', 'ETHUSDT'] });
+    const { ws, messages } = await connect(`${s.url}/ws`);
+    ws.send(
+      JSON.stringify({ method: 'SUBSCRIBE', params: ['btcusdt@trade', 'ethusdt@trade'], id: 1 }),
+    );
+    ws.send(JSON.stringify({ method: 'UNSUBSCRIBE', params: ['ethusdt@trade'], id: 2 }));
+    ws.send(JSON.stringify({ method: 'LIST_SUBSCRIPTIONS', id: 3 }));
+    ws.send(JSON.stringify({ method: 'SUBSCRIBE', params: ['nope@trade'], id: 4 }));
+    await waitFor(() => messages.length === 4, 'replies');
+    expect(messages.map((m) => JSON.parse(m) as unknown)).toEqual([
+      { result: null, id: 1 },
+      { result: null, id: 2 },
+      { result: ['btcusdt@trade'], id: 3 },
+      { error: { code: 2, msg: 'Invalid stream name: nope@trade' }, id: 4 },
+    ]);
+  });
+
+  it('drops a connection that sends more than 5 messages a second', async () => {
+    const s = await sim();
+    const { ws } = await connect(`${s.url}/ws`);
+    const closed = new Promise((r) => ws.once('close', r));
+    for (let i = 0; i < 6; i++) ws.send(JSON.stringify({ method: 'LIST_SUBSCRIPTIONS', id: i }));
+    await closed;
+    expect(s.stats().rateLimitDrops).toBe(1);
+  });
+
+  it('refuses more streams than the per-connection limit', async () => {
+    const s = await sim({ symbols: ['BTCUSDT', 'ETHUSDT', 'BNBUSDT'], maxStreamsPerConnection: 2 });
+    const { ws, messages } = await connect(`${s.url}/stream?streams=btcusdt@trade/ethusdt@trade`);
+    ws.send(JSON.stringify({ method: 'SUBSCRIBE', params: ['bnbusdt@trade'], id: 9 }));
+    await waitFor(() => messages.length === 1, 'reply');
+    expect(JSON.parse(messages[0]!)).toMatchObject({ id: 9, error: { code: 2 } });
+    expect(s.stats().streamLimitRefusals).toBe(1);
+  });
+
+  it('pings, and drops clients that never answer', async () => {
+    const s = await sim({ pingIntervalMs: 50, pongTimeoutMs: 200 });
+    const polite = await connect(`${s.url}/ws/btcusdt@trade`);
+    const pings: number[] = [];
+    polite.ws.on('ping', () => pings.push(Date.now()));
+    const rude = await connect(`${s.url}/ws/btcusdt@trade`, { autoPong: false });
+    const rudeClosed = new Promise((r) => rude.ws.once('close', r));
+    await rudeClosed;
+    expect(pings.length).toBeGreaterThanOrEqual(2);
+    expect(polite.ws.readyState).toBe(WebSocket.OPEN);
+    expect(s.stats().pongTimeouts).toBe(1);
+  });
+
+  it('serves historicalTrades, trades and aggTrades over REST', async () => {
+    const s = await sim({ symbols: ['BTCUSDT'] });
+    s.generate(1500);
+    const truth = s.truth('BTCUSDT');
+    const get = async (path: string) => {
+      const response = await fetch(`${s.restUrl}${path}`);
+      return {
+        status: response.status,
+        body: (await response.json()) as Record<string, unknown>[],
+      };
+    };
+    const page = await get(
+      `/api/v3/historicalTrades?symbol=BTCUSDT&fromId=${truth[10]!.id}&limit=1000`,
+    );
+    expect(page.body.length).toBe(1000);
+    expect(page.body[0]).toMatchObject({
+      id: truth[10]!.id,
+      price: truth[10]!.price,
+      qty: truth[10]!.quantity,
+      time: truth[10]!.time,
+      isBuyerMaker: truth[10]!.isBuyerMaker,
+    });
+    const recent = await get('/api/v3/trades?symbol=BTCUSDT&limit=5');
+    expect(recent.body.map((r) => r.id)).toEqual(truth.slice(-5).map((t) => t.id));
+    const agg = await get(`/api/v3/aggTrades?symbol=BTCUSDT&fromId=${truth[0]!.id}&limit=2`);
+    expect(agg.body[1]).toMatchObject({ a: truth[1]!.id, p: truth[1]!.price });
+    expect((await get('/api/v3/trades?symbol=NOPE&limit=5')).status).toBe(400);
+    expect((await get('/api/v3/trades?symbol=BTCUSDT&limit=5000')).status).toBe(400);
+  });
+
+  it('answers 429 with Retry-After beyond its REST weight budget', async () => {
+    const s = await sim({ symbols: ['BTCUSDT'], restWeightPerMinute: 50 });
+    const statuses: number[] = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 3; i++) {
+      const response = await fetch(`${s.restUrl}/api/v3/trades?symbol=BTCUSDT&limit=1`);
+      statuses.push(response.status);
+      retryAfter = response.headers.get('retry-after');
+      await response.text();
+    }
+    expect(statuses).toEqual([200, 200, 429]);
+    expect(retryAfter).toBe('60');
+  });
+
+  it('generates at a configured rate and as fast as the socket drains', async () => {
+    const timed = await sim({ symbols: ['BTCUSDT'], rate: 500 });
+    const max = await sim({ symbols: ['BTCUSDT'], rate: 'max' });
+    const a = await connect(`${timed.url}/ws/btcusdt@trade`);
+    const b = await connect(`${max.url}/ws/btcusdt@trade`);
+    await waitFor(() => a.messages.length >= 50 && b.messages.length >= 5000, 'trades');
+    const ids = b.messages.slice(0, 5000).map((m) => (JSON.parse(m) as { t: number }).t);
+    expect(ids).toEqual(
+      max
+        .truth('BTCUSDT')
+        .slice(0, 5000)
+        .map((t) => t.id),
+    );
+  });
+});
