@@ -1,0 +1,29 @@
+export { MarketDataService } from './market-data-service.js';
+export type {
+  MarketDataServiceOptions,
+  MarketDataServiceStats,
+  TickCacheWriter,
+} from './market-data-service.js';
+export { TickRepository, isDataError } from './tick-repository.js';
+export type {
+  Candle,
+  CandleOptions,
+  InsertTicksResult,
+  RejectedTick,
+  TickStreamOptions,
+  TickWriter,
+  TimeRange,
+} from './tick-repository.js';
+export { PaperTradeRepository } from './paper-trade-repository.js';
+export type { StoredPaperFill } from './paper-trade-repository.js';
+export { TickCache } from './tick-cache.js';
+export type { TickCacheOptions } from './tick-cache.js';
+export { TickSpool } from './tick-spool.js';
+export type { TickSpoolOptions } from './tick-spool.js';
+export { MIGRATIONS, migrateToLatest } from './migrations.js';
+export type { MigrateOptions } from './migrations.js';
+export { PgliteDialect } from './pglite-dialect.js';
+export type { PgliteDialectConfig } from './pglite-dialect.js';
+export { createPgliteDb, createPostgresDb, instrumentPool } from './postgres.js';
+export type { CreatePostgresDbOptions } from './postgres.js';
+export type { MarketDataDatabase, PaperTradesTable, TickDataTable } from './schema.js';

@@ -1,0 +1,100 @@
+import { TradeError } from '@trade/core';
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+/**
+ * The schema, in order. Names sort in the order they apply; a released
+ * migration is never edited, a change is a new entry.
+ */
+export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
+  '0001_tick_data': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('tick_data')
+        .addColumn('symbol', 'text', (c) => c.notNull())
+        .addColumn('trade_id', 'bigint', (c) => c.notNull())
+        .addColumn('price', 'numeric', (c) => c.notNull())
+        .addColumn('quantity', 'numeric', (c) => c.notNull())
+        .addColumn('side', 'text', (c) => c.notNull().check(sql`side in ('BUY', 'SELL')`))
+        .addColumn('is_buyer_maker', 'boolean', (c) => c.notNull())
+        .addColumn('timestamp', 'timestamptz', (c) => c.notNull())
+        .addUniqueConstraint('tick_data_symbol_trade_id_key', ['symbol', 'trade_id'])
+        .execute();
+      await db.schema
+        .createIndex('tick_data_symbol_timestamp_idx')
+        .on('tick_data')
+        .columns(['symbol', 'timestamp desc'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('tick_data').execute();
+    },
+  },
+  '0002_paper_trades': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('paper_trades')
+        .addColumn('id', 'bigint', (c) => c.primaryKey().generatedAlwaysAsIdentity())
+        .addColumn('strategy', 'text', (c) => c.notNull())
+        .addColumn('symbol', 'text', (c) => c.notNull())
+        .addColumn('side', 'text', (c) => c.notNull().check(sql`side in ('BUY', 'SELL')`))
+        .addColumn('price', 'numeric', (c) => c.notNull())
+        .addColumn('quantity', 'numeric', (c) => c.notNull())
+        .addColumn('fee', 'numeric', (c) => c.notNull())
+        .addColumn('cash_after', 'numeric', (c) => c.notNull())
+        .addColumn('position_after', 'numeric', (c) => c.notNull())
+        .addColumn('timestamp', 'timestamptz', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('paper_trades_strategy_symbol_timestamp_idx')
+        .on('paper_trades')
+        .columns(['strategy', 'symbol', 'timestamp'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('paper_trades').execute();
+    },
+  },
+});
+
+const provider: MigrationProvider = { getMigrations: () => Promise.resolve({ ...MIGRATIONS }) };
+
+/** Options of {@link migrateToLatest}. */
+export interface MigrateOptions {
+  /** Schema of kysely's bookkeeping tables. Default: the connection's `search_path`. */
+  migrationTableSchema?: string;
+}
+
+/**
+ * Applies every pending migration (idempotent: a second run applies none)
+ * and returns the names it applied. Concurrent runs are serialised by
+ * kysely's advisory lock. Throws a {@link TradeError} naming the migration
+ * that failed.
+ *
+ * @example
+ * ```ts
+ * const applied = await migrateToLatest(db); // ['0001_tick_data', '0002_paper_trades'] the first time
+ * ```
+ */
+export async function migrateToLatest<DB>(
+  db: Kysely<DB>,
+  options: MigrateOptions = {},
+): Promise<string[]> {
+  const migrator = new Migrator({
+    db,
+    provider,
+    ...(options.migrationTableSchema ? { migrationTableSchema: options.migrationTableSchema } : {}),
+  });
+  const { error, results = [] } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    const failed = results.find((r) => r.status === 'Error')?.migrationName;
+    throw new TradeError(
+      `database migration ${failed ?? '(before any migration ran)'} failed: ${messageOf(error)}`,
+      { cause: error, isRetryable: !failed },
+    );
+  }
+  return results.filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,51 @@
+import { createTick, type Tick } from '@trade/core';
+import { describe, expect, it } from 'vitest';
+import { fromTuple, textArrayLiteral, tickArrays, tickProblem, toTuple } from './tick-rows.js';
+
+const valid = createTick({
+  symbol: 'BTCUSDT',
+  tradeId: 42,
+  price: '43250.01000000',
+  quantity: '0.0000000012345678',
+  isBuyerMaker: true,
+  tradeTime: 1_700_000_000_000,
+  receiveTime: 1_700_000_000_005,
+});
+
+describe('tick rows', () => {
+  it.each<[string, Partial<Tick>]>([
+    ['symbol', { symbol: 'BTC,USDT' }],
+    ['symbol', { symbol: 'btcusdt' }],
+    ['tradeId', { tradeId: 1.5 }],
+    ['price', { price: '1}' }],
+    ['quantity', { quantity: '0' }],
+    ['side', { side: 'BUY' }],
+    ['tradeTime', { tradeTime: 1e16 }],
+  ])('names the bad %s', (field, patch) => {
+    expect(tickProblem({ ...valid, ...patch })).toBe(field);
+  });
+
+  it('passes a valid tick and builds one array literal per column', () => {
+    expect(tickProblem(valid)).toBeUndefined();
+    expect(
+      tickArrays([valid, { ...valid, tradeId: 43, isBuyerMaker: false, side: 'BUY' }]),
+    ).toEqual([
+      '{BTCUSDT,BTCUSDT}',
+      '{42,43}',
+      '{43250.01000000,43250.01000000}',
+      '{0.0000000012345678,0.0000000012345678}',
+      '{t,f}',
+      '{1700000000000,1700000000000}',
+    ]);
+  });
+
+  it('quotes arbitrary text for a text[] literal', () => {
+    expect(textArrayLiteral(['a', 'b "c"', 'd\\e', '{x,y}', 'NULL'])).toBe(
+      '{"a","b \\"c\\"","d\\\\e","{x,y}","NULL"}',
+    );
+  });
+
+  it('round-trips through the spool tuple', () => {
+    expect(fromTuple(toTuple(valid))).toEqual(valid);
+  });
+});

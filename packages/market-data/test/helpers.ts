@@ -1,0 +1,140 @@
+import { createTick, type Tick } from '@trade/core';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+
+/** The server the tests use: TEST_DATABASE_URL, or the local PostgreSQL. */
+const serverUrl = new URL(
+  process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+);
+export const TEST_DATABASE = 'trade_market_data_test';
+export const PG_HOST = serverUrl.hostname;
+export const PG_PORT = Number(serverUrl.port || 5432);
+export const REDIS_URL = new URL(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');
+
+/** Connection settings of the test database, created on first use. */
+export async function testDatabaseConfig(overrides: pg.PoolConfig = {}): Promise<pg.PoolConfig> {
+  const admin = new pg.Client({ connectionString: serverUrl.href });
+  await admin.connect();
+  try {
+    const { rowCount } = await admin.query('select 1 from pg_database where datname = $1', [
+      TEST_DATABASE,
+    ]);
+    if (!rowCount) await admin.query(`create database ${TEST_DATABASE}`).catch(ignoreDuplicate);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(serverUrl.href);
+  url.pathname = `/${TEST_DATABASE}`;
+  return { connectionString: url.href, ...overrides };
+}
+
+function ignoreDuplicate(error: Error & { code?: string }) {
+  if (error.code !== '42P04' && error.code !== '23505') throw error;
+}
+
+/** Drops and recreates the public schema of the test database: a clean slate for migrations. */
+export async function resetTestDatabase(): Promise<void> {
+  const client = new pg.Client(await testDatabaseConfig());
+  await client.connect();
+  try {
+    await client.query('drop schema public cascade; create schema public');
+  } finally {
+    await client.end();
+  }
+}
+
+let nextId = 1;
+
+/** Valid ticks with consecutive trade ids, one millisecond apart. */
+export function makeTicks(
+  count: number,
+  options: { symbol?: string; startId?: number; startTime?: number } = {},
+): Tick[] {
+  const symbol = options.symbol ?? 'BTCUSDT';
+  const startId = options.startId ?? nextId;
+  nextId = Math.max(nextId, startId + count);
+  const startTime = options.startTime ?? 1_700_000_000_000;
+  return Array.from({ length: count }, (_, i) =>
+    createTick({
+      symbol,
+      tradeId: startId + i,
+      price: `${43_000 + (i % 500)}.${String(i % 100).padStart(2, '0')}000000`,
+      quantity: `0.${String((i % 9973) + 1).padStart(8, '0')}`,
+      isBuyerMaker: i % 3 === 0,
+      tradeTime: startTime + i,
+      receiveTime: startTime + i + 5,
+    }),
+  );
+}
+
+export async function tempDir(prefix = 'market-data-'): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+/** Polls `check` until it returns true, or fails after `timeoutMs`. */
+export async function eventually(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/**
+ * A TCP proxy on loopback that can be taken down (listener closed, every
+ * connection cut) and brought back on the same port: a database or Redis
+ * outage, for real sockets.
+ */
+export class TcpProxy {
+  #server: Server | undefined;
+  readonly #sockets = new Set<Socket>();
+  #port = 0;
+
+  constructor(
+    private readonly targetPort: number,
+    private readonly targetHost = '127.0.0.1',
+  ) {}
+
+  get port(): number {
+    return this.#port;
+  }
+
+  async start(): Promise<number> {
+    const server = createServer((client) => {
+      const upstream = connect(this.targetPort, this.targetHost);
+      for (const socket of [client, upstream]) {
+        this.#sockets.add(socket);
+        socket.on('close', () => this.#sockets.delete(socket));
+        socket.on('error', () => {
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.#port, '127.0.0.1', () => resolve());
+    });
+    this.#port = (server.address() as { port: number }).port;
+    this.#server = server;
+    return this.#port;
+  }
+
+  /** Refuses new connections and cuts the open ones. */
+  async stop(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    for (const socket of this.#sockets) socket.destroy();
+    this.#sockets.clear();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
