@@ -1,45 +1,57 @@
 import { createRequire } from 'node:module';
-import { parseArgs } from 'node:util';
-import { ConfigError } from '@trade/core';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ConfigError, TradeError } from '@trade/core';
+import { createTradingMetrics } from '@trade/metrics';
 import { pino } from 'pino';
-import { runLive } from './commands/live.js';
+import { Registry } from 'prom-client';
 import { COMMANDS, effectiveArgs } from './args.js';
-import { readMetricsConfig } from './config.js';
+import { runBacktestCommand } from './commands/backtest.js';
+import { runLive } from './commands/live.js';
+import { runMigrate } from './commands/migrate.js';
+import { runSim } from './commands/sim.js';
+import { readLiveConfig, readPositiveIntegerFlag, readRate } from './config.js';
+import { COMMAND_HELP, usage } from './help.js';
+import { createLogger } from './logger.js';
+import { onShutdown } from './shutdown.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
-const USAGE = `trading-core ${version}
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+  'paper-trading': { type: 'boolean' },
+  strategy: { type: 'string' },
+  sim: { type: 'boolean' },
+  'sim-rate': { type: 'string' },
+  symbols: { type: 'string' },
+  'exchange-url': { type: 'string' },
+  port: { type: 'string' },
+  host: { type: 'string' },
+  rate: { type: 'string' },
+  seed: { type: 'string' },
+  symbol: { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  json: { type: 'boolean' },
+} as const satisfies ParseArgsConfig['options'];
 
-Usage: trading-core <command> [options]
+/** Which flags each command accepts; any other is refused by name. */
+const ACCEPTS: Readonly<Record<string, readonly (keyof typeof OPTIONS)[]>> = {
+  live: ['paper-trading', 'strategy', 'sim', 'sim-rate', 'symbols', 'exchange-url'],
+  sim: ['port', 'host', 'rate', 'symbols', 'seed'],
+  migrate: [],
+  backtest: ['strategy', 'symbol', 'from', 'to', 'json'],
+};
 
-Commands:
-  live [--paper-trading]   ingest the trade stream and serve metrics (the default of \`pnpm start\`)
-
-Options:
-  -h, --help      show this help
-  -v, --version   print the version
-
-Environment:
-  METRICS_HOST    interface of the metrics exporter (default 0.0.0.0)
-  METRICS_PORT    port of the metrics exporter (default 9090)
-`;
+class UsageError extends TradeError {}
 
 async function main(argv: string[]): Promise<number> {
   const args = effectiveArgs(argv, process.env.npm_lifecycle_event);
   let parsed;
   try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'v' },
-        'paper-trading': { type: 'boolean' },
-      },
-    });
+    parsed = parseArgs({ args, allowPositionals: true, strict: true, options: OPTIONS });
   } catch (error) {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
-    return 2;
+    throw new UsageError(error instanceof Error ? error.message : String(error));
   }
   const { values, positionals } = parsed;
   if (values.version) {
@@ -47,28 +59,89 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const [command, ...extra] = positionals;
-  if (values.help || command === undefined) {
-    process.stdout.write(USAGE);
-    return command === undefined && !values.help ? 2 : 0;
+  if (command === undefined) {
+    process.stdout.write(usage(version));
+    return values.help ? 0 : 2;
   }
   if (!COMMANDS.has(command) || extra.length > 0) {
-    process.stderr.write(`unknown command: ${[command, ...extra].join(' ')}\n\n${USAGE}`);
-    return 2;
+    throw new UsageError(`unknown command: ${[command, ...extra].join(' ')}`);
+  }
+  if (values.help) {
+    process.stdout.write(COMMAND_HELP[command] ?? usage(version));
+    return 0;
+  }
+  const given = Object.keys(values).filter((k) => values[k as keyof typeof values] !== undefined);
+  const refused = given.filter(
+    (k) => !(ACCEPTS[command] ?? []).includes(k as keyof typeof OPTIONS),
+  );
+  if (refused.length > 0) {
+    throw new UsageError(`${command} does not take --${refused.join(', --')}`);
   }
 
-  const metrics = readMetricsConfig(process.env);
-  const logger = pino({ name: 'trading-core' });
-  const stopSignal = new Promise<void>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      logger.info({ signal }, 'shutdown requested; a second signal exits at once');
-      process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
-      process.once('SIGINT', () => process.exit(130)).once('SIGTERM', () => process.exit(143));
-      resolve();
-    };
-    process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
-  });
-  await runLive({ metrics, version, logger, stopSignal });
-  return 0;
+  const metrics = createTradingMetrics({ registry: new Registry(), version });
+  // A backtest's result is stdout (`--json` pipes it); its logs go to stderr.
+  const logger = createLogger(
+    metrics,
+    {},
+    command === 'backtest' ? pino.destination(2) : undefined,
+  );
+  const shutdown = onShutdown(logger);
+
+  switch (command) {
+    case 'live': {
+      const config = readLiveConfig(process.env, {
+        symbols: values.symbols,
+        exchangeUrl: values['exchange-url'],
+      });
+      await runLive({
+        config,
+        metrics,
+        logger,
+        paperTrading: values['paper-trading'] ?? false,
+        strategy: values.strategy ?? 'sma',
+        sim: values.sim ?? false,
+        simRate: readRate(values['sim-rate'], '--sim-rate', 20),
+        stopSignal: shutdown.requested,
+      });
+      return 0;
+    }
+    case 'sim': {
+      const config = readLiveConfig(process.env, { symbols: values.symbols });
+      await runSim({
+        host: values.host ?? '127.0.0.1',
+        port: readPositiveIntegerFlag(values.port, '--port', 9443, 0, 65535),
+        rate: readRate(values.rate, '--rate', 10),
+        symbols: config.symbols,
+        seed: readPositiveIntegerFlag(values.seed, '--seed', 1, 0, 2 ** 31 - 1),
+        logger: logger.child({ component: 'simulator' }),
+        stopSignal: shutdown.requested,
+      });
+      return 0;
+    }
+    case 'migrate': {
+      await runMigrate(readLiveConfig(process.env), logger);
+      return 0;
+    }
+    default: {
+      if (values.strategy === undefined)
+        throw new ConfigError('--strategy', undefined, 'sma or rsi');
+      if (values.symbol === undefined)
+        throw new ConfigError('--symbol', undefined, 'a symbol such as BTCUSDT');
+      const abort = new AbortController();
+      void shutdown.requested.then(() => abort.abort());
+      await runBacktestCommand({
+        strategy: values.strategy,
+        symbol: values.symbol,
+        from: values.from,
+        to: values.to,
+        json: values.json ?? false,
+        storage: readLiveConfig(process.env),
+        logger: logger.child({ component: 'backtest' }),
+        signal: abort.signal,
+      });
+      return 0;
+    }
+  }
 }
 
 main(process.argv.slice(2)).then(
@@ -79,10 +152,13 @@ main(process.argv.slice(2)).then(
     if (ConfigError.isInstance(error)) {
       process.stderr.write(`trading-core: invalid configuration: ${error.message}\n`);
       process.exitCode = 2;
-      return;
+    } else if (error instanceof UsageError) {
+      process.stderr.write(`trading-core: ${error.message}\n\n${usage(version)}`);
+      process.exitCode = 2;
+    } else {
+      const message = error instanceof Error ? error.message : String(error);
+      process.stderr.write(`trading-core: ${message}\n`);
+      process.exitCode = 1;
     }
-    const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`trading-core: ${message}\n`);
-    process.exitCode = 1;
   },
 );

@@ -134,3 +134,30 @@ function parseUrl(raw: string, name: string, protocols: string[]): string {
   if (!protocols.includes(parsed.protocol)) throw new ConfigError(name, redactUrl(raw), expected);
   return raw.trim().replace(/\/+$/, '');
 }
+
+/** An integer flag within [min, max], or `fallback` when not given. */
+export function readPositiveIntegerFlag(
+  raw: string | undefined,
+  flag: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (raw === undefined) return fallback;
+  const value = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(flag, raw, `an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+/** A rate flag: a positive number of trades per second, or `max`. */
+export function readRate(raw: string | undefined, flag: string, fallback: number): number | 'max' {
+  if (raw === undefined) return fallback;
+  if (raw.trim() === 'max') return 'max';
+  const value = Number(raw.trim());
+  if (raw.trim() === '' || !Number.isFinite(value) || value <= 0) {
+    throw new ConfigError(flag, raw, 'a positive number of trades per second, or max');
+  }
+  return value;
+}

@@ -1,55 +1,44 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { launch } from './support/app-process.js';
 
-// The built CLI, run as an operator would run it.
-const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-
-function launch(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [cli, ...args], {
-    env: { ...process.env, METRICS_HOST: '127.0.0.1', METRICS_PORT: '0', ...env },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, exited, output: () => ({ stdout, stderr }) };
-}
-
-async function metricsUrl(run: ReturnType<typeof launch>): Promise<string> {
-  for (;;) {
-    const match = /metrics served on (http:\/\/[^\s/]+)\/metrics/.exec(run.output().stdout);
-    if (match) return match[1]!;
-    if (run.child.exitCode !== null) throw new Error(`exited early: ${run.output().stderr}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-function stop(child: ChildProcessWithoutNullStreams, signal: NodeJS.Signals) {
-  child.kill(signal);
-}
-
-describe('trading-core', () => {
-  it('runs live, serves metrics and health, and exits 0 on SIGTERM', async () => {
-    const run = launch(['--', 'live', '--paper-trading']);
-    const url = await metricsUrl(run);
-    const health = await fetch(`${url}/health`);
-    expect([health.status, await health.text()]).toEqual([200, 'OK\n']);
-    const body = await (await fetch(`${url}/metrics`)).text();
-    expect(body).toContain('trading_build_info{version="0.1.0"} 1');
-    expect(body).toContain('# TYPE trading_uptime_seconds gauge');
-    stop(run.child, 'SIGTERM');
-    expect(await run.exited).toBe(0);
-    expect(run.output().stdout).toContain('"msg":"stopped"');
-  });
-
+describe('trading-core CLI', () => {
   it('stops at start with a message naming a bad setting', async () => {
     const run = launch(['live'], { METRICS_PORT: 'ninety' });
     expect(await run.exited).toBe(2);
     expect(run.output().stderr).toBe(
       'trading-core: invalid configuration: METRICS_PORT: expected a port number from 0 to 65535, got "ninety"\n',
     );
+  });
+
+  it.each([
+    [['live'], { SYMBOLS: '' }, 'SYMBOLS: expected a comma-separated list'],
+    [
+      ['live', '--strategy', 'macd', '--paper-trading'],
+      {},
+      '--strategy: expected one of sma, rsi, got "macd"',
+    ],
+    [
+      ['live', '--sim-rate=-3'],
+      {},
+      '--sim-rate: expected a positive number of trades per second, or max',
+    ],
+    [['sim', '--port', '99999'], {}, '--port: expected an integer from 0 to 65535'],
+    [['backtest', '--symbol', 'BTCUSDT'], {}, '--strategy: expected sma or rsi, got nothing'],
+    [
+      ['backtest', '--strategy', 'sma', '--symbol', 'BTCUSDT', '--from', 'yesterday'],
+      {},
+      '--from: expected an ISO 8601 time',
+    ],
+    [
+      ['live'],
+      { DATABASE_URL: 'mysql://u:hunter2@db/x' },
+      'DATABASE_URL: expected a postgres:// or postgresql:// URL, got "mysql://u:***@db/x"',
+    ],
+  ])('%j with %j fails naming the setting', async (args, env, message) => {
+    const run = launch(args, env);
+    expect(await run.exited).toBe(2);
+    expect(run.output().stderr).toContain(message);
+    expect(run.output().stderr).not.toContain('hunter2');
   });
 
   it('says what is wrong with an unknown command or flag', async () => {
@@ -59,11 +48,19 @@ describe('trading-core', () => {
     const flag = launch(['live', '--nope']);
     expect(await flag.exited).toBe(2);
     expect(flag.output().stderr).toContain("Unknown option '--nope'");
+    const misplaced = launch(['migrate', '--sim']);
+    expect(await misplaced.exited).toBe(2);
+    expect(misplaced.output().stderr).toContain('migrate does not take --sim');
   });
 
-  it('prints help', async () => {
+  it('prints help, for the CLI and for each command', async () => {
     const run = launch(['--help']);
     expect(await run.exited).toBe(0);
     expect(run.output().stdout).toContain('Usage: trading-core <command> [options]');
+    for (const command of ['live', 'sim', 'migrate', 'backtest']) {
+      const help = launch([command, '--help']);
+      expect(await help.exited).toBe(0);
+      expect(help.output().stdout).toContain(`Usage: trading-core ${command}`);
+    }
   });
 });

@@ -1,43 +1,204 @@
+import { join } from 'node:path';
+import type { Tick } from '@trade/core';
+import { BinanceTradeClient } from '@trade/exchange-binance';
+import { startBinanceSimulator, type BinanceSimulator } from '@trade/exchange-binance/sim';
+import { MarketDataService } from '@trade/market-data';
+import {
+  startMetricsServer,
+  startUptimeMonitor,
+  type MetricsServer,
+  type TradingMetrics,
+} from '@trade/metrics';
+import { PaperEngine, strategyByName } from '@trade/paper-engine';
 import type { Logger } from 'pino';
-import { createTradingMetrics, startMetricsServer, startUptimeMonitor } from '@trade/metrics';
-import { Registry } from 'prom-client';
-import type { MetricsConfig } from '../config.js';
+import { openCache, type AppCache } from '../cache.js';
+import type { LiveConfig } from '../config.js';
+import { openStorage, type Storage } from '../storage.js';
 
 /** What `live` needs from the CLI. */
 export interface LiveOptions {
-  readonly metrics: MetricsConfig;
-  readonly version: string;
+  readonly config: LiveConfig;
+  readonly metrics: TradingMetrics;
   readonly logger: Logger;
+  /** Run the strategy on the stream. */
+  readonly paperTrading: boolean;
+  readonly strategy: string;
+  /** Start the built-in simulator on loopback and stream from it. */
+  readonly sim: boolean;
+  /** Trades per second per symbol of the built-in simulator. */
+  readonly simRate: number | 'max';
   /** Resolves when the process is asked to stop (SIGINT/SIGTERM). */
   readonly stopSignal: Promise<void>;
 }
 
 /**
- * Runs the pipeline until asked to stop. So far it serves the metric
- * catalogue and health; the exchange stream, storage and paper engine are
- * composed here as their packages land.
+ * The whole pipeline: exchange stream -> market-data service (PostgreSQL or
+ * PGlite, spool, cache) -> paper engine, with the exporter on the side. On
+ * stop: stop reading, flush every tick, close clients.
  */
 export async function runLive(options: LiveOptions): Promise<void> {
-  const { logger } = options;
-  const metrics = createTradingMetrics({ registry: new Registry(), version: options.version });
-  const uptime = startUptimeMonitor({ gauge: metrics.uptimeSeconds });
-  const server = await startMetricsServer({
-    registry: metrics.registry,
-    host: options.metrics.host,
-    port: options.metrics.port,
-    onError: (error) => {
-      metrics.errors.inc({ component: 'metrics' });
-      logger.error({ err: error }, 'metrics collection failed');
-    },
-  });
-  logger.info(
-    { metrics: `${server.url}/metrics`, health: `${server.url}/health` },
-    `metrics served on ${server.url}/metrics (listening on ${server.host}:${server.port})`,
-  );
+  const { config, metrics, logger } = options;
+  const strategy = options.paperTrading
+    ? strategyByName(options.strategy, {}, '--strategy')
+    : undefined;
+  const resources: { name: string; close: () => Promise<unknown> }[] = [];
+  const closeAll = async () => {
+    for (const { name, close } of resources.splice(0).reverse()) {
+      await close().catch((error: unknown) =>
+        logger.error({ err: error, resource: name }, `closing ${name} failed`),
+      );
+    }
+  };
 
-  await options.stopSignal;
-  logger.info('stopping');
-  uptime.stop();
-  await server.close();
-  logger.info('stopped');
+  try {
+    const uptime = startUptimeMonitor({ gauge: metrics.uptimeSeconds });
+    resources.push({ name: 'uptime monitor', close: () => Promise.resolve(uptime.stop()) });
+
+    const storage: Storage = await openStorage({
+      databaseUrl: config.databaseUrl,
+      dataDir: config.dataDir,
+      metrics,
+      logger: logger.child({ component: 'database' }),
+    });
+    resources.push({ name: 'database', close: () => storage.close() });
+
+    // A restarted simulator must not reuse trade ids already stored: it continues after them,
+    // and, being a fresh exchange, has nothing to backfill.
+    const stored = await storage.ticks.latestTradeIds(config.symbols);
+    let exchangeUrl = config.exchangeUrl;
+    let restUrl = config.restUrl;
+    if (options.sim) {
+      const sim: BinanceSimulator = await startBinanceSimulator({
+        host: '127.0.0.1',
+        port: 0,
+        symbols: config.symbols,
+        rate: options.simRate,
+        seed: Date.now() % 2 ** 31,
+        ...(stored.size > 0 ? { firstTradeId: Math.max(...stored.values()) + 1 } : {}),
+        logger: logger.child({ component: 'simulator' }),
+      });
+      resources.push({ name: 'simulator', close: () => sim.close() });
+      exchangeUrl = sim.url;
+      restUrl = sim.restUrl;
+      logger.warn(
+        { exchange: exchangeUrl, rate: options.simRate },
+        'SIMULATED exchange: trades come from the built-in Binance simulator on loopback, not from Binance',
+      );
+    }
+    const resumeFrom = options.sim ? {} : Object.fromEntries(stored);
+
+    const cache: AppCache = openCache({
+      redisUrl: config.redisUrl,
+      metrics,
+      logger: logger.child({ component: 'cache' }),
+    });
+    resources.push({ name: 'cache', close: () => cache.close() });
+
+    const service = await MarketDataService.start({
+      repository: storage.ticks,
+      cache: cache.cache,
+      metrics,
+      logger: logger.child({ component: 'market-data' }),
+      spoolDir: join(config.dataDir, 'spool'),
+    });
+    resources.push({ name: 'market-data service', close: () => service.stop() });
+
+    let engine: PaperEngine | undefined;
+    if (strategy) {
+      engine = new PaperEngine({
+        strategy,
+        metrics,
+        recentTicks: cache.cache,
+        fillWriter: storage.paperTrades,
+        logger: logger.child({ component: 'paper-engine' }),
+      });
+      await engine.warmUp(config.symbols);
+      const paper = engine;
+      resources.push({ name: 'paper engine', close: () => paper.stop() });
+    }
+
+    const client = new BinanceTradeClient({
+      url: exchangeUrl,
+      restUrl,
+      symbols: config.symbols,
+      metrics,
+      logger: logger.child({ component: 'exchange' }),
+      resumeFrom,
+    });
+    resources.push({ name: 'exchange client', close: () => client.close() });
+
+    let connected = false;
+    const server: MetricsServer = await startMetricsServer({
+      registry: metrics.registry,
+      host: config.metrics.host,
+      port: config.metrics.port,
+      ready: {
+        exchange: () => ({ ok: connected, reason: 'not connected to the exchange' }),
+        database: async () => {
+          await storage.ping();
+          return true;
+        },
+      },
+      onError: (error) =>
+        logger.child({ component: 'metrics' }).error({ err: error }, 'metrics collection failed'),
+    });
+    resources.push({ name: 'metrics server', close: () => server.close() });
+
+    logger.info(
+      {
+        symbols: config.symbols,
+        exchange: exchangeUrl,
+        database: storage.description,
+        cache: cache.description,
+        paperTrading: strategy ? options.strategy : false,
+        resumeFrom,
+        metrics: `${server.url}/metrics`,
+      },
+      `metrics served on ${server.url}/metrics (listening on ${server.host}:${server.port})`,
+    );
+
+    client.start();
+    const pump = (async () => {
+      for await (const event of client) {
+        if (event.type === 'tick') {
+          await offer(service, event.tick);
+          engine?.onTick(event.tick);
+        } else if (event.type === 'connection') {
+          connected = event.state === 'open' || event.state === 'rotating';
+          logger.info(
+            { shard: event.shard, reason: event.reason, retryInMs: event.retryInMs },
+            `exchange ${event.state}`,
+          );
+        } else {
+          const level = event.missed > 0 ? 'error' : 'info';
+          logger.child({ component: 'exchange' })[level](
+            {
+              symbol: event.symbol,
+              fromId: event.fromId,
+              toId: event.toId,
+              recovered: event.recovered,
+              missed: event.missed,
+            },
+            event.missed > 0
+              ? 'gap in trade ids not fully recovered'
+              : 'gap in trade ids backfilled',
+          );
+        }
+      }
+    })();
+
+    await Promise.race([options.stopSignal, pump]);
+    logger.info('stopping: closing the exchange stream, then flushing every tick');
+    await client.close();
+    await pump;
+    await closeAll();
+    const stats = service.stats();
+    logger.info({ stored: stats.stored, spooled: stats.spooled }, 'stopped');
+  } finally {
+    await closeAll();
+  }
+}
+
+async function offer(service: MarketDataService, tick: Tick): Promise<void> {
+  while (!service.offer(tick)) await service.whenWritable();
 }

@@ -1,0 +1,86 @@
+import type { Logger } from '@trade/core';
+import { normalizeSymbol, ConfigError } from '@trade/core';
+import { runBacktest, strategyByName, type BacktestSummary } from '@trade/paper-engine';
+import type { LiveConfig } from '../config.js';
+import { createProgressBar } from '../progress-bar.js';
+import { openStorage } from '../storage.js';
+
+/** Options of `trading-core backtest`. */
+export interface BacktestCommandOptions {
+  readonly strategy: string;
+  readonly symbol: string;
+  readonly from: string | undefined;
+  readonly to: string | undefined;
+  readonly json: boolean;
+  readonly storage: Pick<LiveConfig, 'databaseUrl' | 'dataDir'>;
+  readonly logger: Logger;
+  readonly signal: AbortSignal;
+  readonly out?: NodeJS.WritableStream;
+}
+
+/** Replays the stored ticks of one symbol through a strategy and prints the summary. */
+export async function runBacktestCommand(options: BacktestCommandOptions): Promise<void> {
+  const strategy = strategyByName(options.strategy, {}, '--strategy');
+  const symbol = normalizeSymbol(options.symbol, '--symbol');
+  const from = parseTime(options.from, '--from');
+  const to = parseTime(options.to, '--to');
+  if (from !== undefined && to !== undefined && from > to) {
+    throw new ConfigError('--to', options.to, `a time after --from (${options.from})`);
+  }
+  const out = options.out ?? process.stdout;
+  const storage = await openStorage({ ...options.storage, logger: options.logger });
+  try {
+    const ranged = from !== undefined || to !== undefined;
+    const expected = ranged ? undefined : await storage.ticks.countTicks(symbol);
+    const bar = createProgressBar();
+    const summary = await runBacktest({
+      ticks: storage.ticks.ticks(symbol, {
+        ...(from !== undefined ? { from } : {}),
+        ...(to !== undefined ? { to } : {}),
+      }),
+      strategy,
+      signal: options.signal,
+      ...(expected !== undefined ? { expectedTicks: expected } : {}),
+      onProgress: (p) =>
+        bar.update(p.ticks, p.expectedTicks, `${p.fills} fills, equity ${p.equity.toFixed(2)}`),
+    });
+    bar.finish();
+    out.write(options.json ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary));
+  } finally {
+    await storage.close();
+  }
+}
+
+function parseTime(raw: string | undefined, flag: string): number | undefined {
+  if (raw === undefined) return undefined;
+  const ms = Date.parse(raw);
+  if (raw.trim() === '' || Number.isNaN(ms)) {
+    throw new ConfigError(flag, raw, 'an ISO 8601 time such as 2026-01-16T00:00:00Z');
+  }
+  return ms;
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+const usd = (x: number) => x.toFixed(2);
+
+/** The summary as an operator reads it. */
+export function formatSummary(s: BacktestSummary): string {
+  const sharpe =
+    s.sharpe.annualized === null
+      ? `n/a (fewer than 2 ${s.sharpe.period}s with returns)`
+      : `${s.sharpe.annualized.toFixed(2)} annualized from ${s.sharpe.periods} ${s.sharpe.period}ly returns (per ${s.sharpe.period}: ${s.sharpe.perPeriod?.toFixed(4)})`;
+  const lines = [
+    `backtest ${s.strategy} on ${s.symbols.join(', ') || '(no ticks)'}${s.aborted ? ' (ABORTED: partial)' : ''}`,
+    `  period        ${s.from ?? '-'} .. ${s.to ?? '-'}`,
+    `  ticks         ${s.ticks}${s.ticksSkipped ? ` (${s.ticksSkipped} skipped as repeated)` : ''}`,
+    `  trades        ${s.trades} (${s.buys} buys, ${s.sells} sells)`,
+    `  total return  ${pct(s.totalReturn)} (${usd(s.initialCash)} -> ${usd(s.finalEquity)})`,
+    `  max drawdown  ${pct(s.maxDrawdown)}`,
+    `  sharpe        ${sharpe}`,
+    `  win rate      ${s.winRate === null ? 'n/a (no closed round trip)' : `${pct(s.winRate)} of ${s.roundTrips.closed} closed round trips`}`,
+    `  fees paid     ${usd(s.feesPaid)}`,
+    `  slippage      ${usd(s.slippageCost)}`,
+    `  realized PnL  ${usd(s.realizedPnl)}, unrealized ${usd(s.unrealizedPnl)}`,
+  ];
+  return `${lines.join('\n')}\n`;
+}

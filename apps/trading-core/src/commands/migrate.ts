@@ -1,0 +1,12 @@
+import type { Logger } from '@trade/core';
+import type { LiveConfig } from '../config.js';
+import { openStorage } from '../storage.js';
+
+/** Applies the migrations and exits. */
+export async function runMigrate(
+  config: Pick<LiveConfig, 'databaseUrl' | 'dataDir'>,
+  logger: Logger,
+): Promise<void> {
+  const storage = await openStorage({ ...config, logger });
+  await storage.close();
+}

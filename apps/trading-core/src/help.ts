@@ -1,0 +1,68 @@
+/** Help texts of the CLI, one per command. */
+export function usage(version: string): string {
+  return `trading-core ${version}
+
+Usage: trading-core <command> [options]
+
+Commands:
+  live       ingest the Binance trade stream into the database and cache, optionally paper-trade
+  sim        serve a Binance-protocol simulator (stream + REST) on loopback
+  migrate    apply the database migrations and exit
+  backtest   replay stored ticks through a strategy and print a summary
+
+Run \`trading-core <command> --help\` for a command's options.
+\`pnpm start\` runs \`live --paper-trading\`; \`pnpm start -- --sim\` adds the simulator.
+
+Options:
+  -h, --help      show help
+  -v, --version   print the version
+`;
+}
+
+const ENV = `Environment (flags win over variables; a set but invalid value stops the app):
+  SYMBOLS            symbols to follow (default BTCUSDT,ETHUSDT)
+  BINANCE_WS_URL     exchange stream base URL (default wss://stream.binance.com:9443)
+  BINANCE_REST_URL   REST base URL for gap backfill (default https://api.binance.com)
+  DATABASE_URL       PostgreSQL URL; unset: embedded PGlite under DATA_DIR
+  REDIS_URL          Redis URL; unset: in-process memory cache
+  DATA_DIR           embedded database and durable spool (default ./data)
+  METRICS_HOST       metrics exporter interface (default 0.0.0.0)
+  METRICS_PORT       metrics exporter port (default 9090)
+  LOG_LEVEL          pino level (default info)
+`;
+
+export const COMMAND_HELP: Readonly<Record<string, string>> = {
+  live: `Usage: trading-core live [--paper-trading] [--strategy sma|rsi] [--sim] [--symbols A,B] [--exchange-url URL]
+
+  --paper-trading       run the strategy on the stream and log fills to paper_trades
+  --strategy NAME       strategy for --paper-trading: sma (default) or rsi
+  --sim                 start the built-in simulator on loopback and stream from it (logs say SIMULATED)
+  --sim-rate N|max      simulator trades per second per symbol (default 20)
+  --symbols A,B         symbols to follow (or SYMBOLS)
+  --exchange-url URL    exchange stream base URL (or BINANCE_WS_URL)
+
+${ENV}`,
+  sim: `Usage: trading-core sim [--port 9443] [--host 127.0.0.1] [--rate 1000|max] [--symbols A,B] [--seed 1]
+
+  --port N          port to serve on (default 9443)
+  --host ADDR       interface (default 127.0.0.1)
+  --rate N|max      trades per second per symbol, or as fast as sockets drain (default 10)
+  --symbols A,B     symbols that trade (default BTCUSDT,ETHUSDT or SYMBOLS)
+  --seed N          seed of the random walk: the same seed gives the same trades (default 1)
+`,
+  migrate: `Usage: trading-core migrate
+
+Applies the database migrations (idempotent) to DATABASE_URL, or to the
+embedded PGlite under DATA_DIR when it is unset, and exits.
+`,
+  backtest: `Usage: trading-core backtest --strategy sma|rsi --symbol SYM [--from ISO] [--to ISO] [--json]
+
+  --strategy NAME   sma or rsi
+  --symbol SYM      the symbol whose stored ticks are replayed
+  --from ISO        first trade time, e.g. 2026-01-16T00:00:00Z (default: the first stored tick)
+  --to ISO          last trade time (default: the last stored tick)
+  --json            print the summary as JSON
+
+Reads DATABASE_URL (or the embedded PGlite under DATA_DIR).
+`,
+};

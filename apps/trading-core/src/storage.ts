@@ -1,0 +1,92 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import type { Logger } from '@trade/core';
+import {
+  createPgliteDb,
+  createPostgresDb,
+  migrateToLatest,
+  PaperTradeRepository,
+  TickRepository,
+  type MarketDataDatabase,
+} from '@trade/market-data';
+import type { TradingMetrics } from '@trade/metrics';
+import { sql, type Kysely } from 'kysely';
+import pg from 'pg';
+import { redactUrl } from './config.js';
+
+/** The database the app runs on, migrated and ready. */
+export interface Storage {
+  readonly db: Kysely<MarketDataDatabase>;
+  readonly ticks: TickRepository;
+  readonly paperTrades: PaperTradeRepository;
+  /** Where the data lives, without secrets, e.g. `postgres://app:***@db/trade`. */
+  readonly description: string;
+  /** Resolves when the database answers a trivial query. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What {@link openStorage} needs. */
+export interface StorageOptions {
+  /** PostgreSQL URL; undefined: embedded PGlite under `dataDir/pglite`. */
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  readonly metrics?: TradingMetrics;
+  readonly logger: Logger;
+  /** Apply migrations (idempotent). Default true. */
+  readonly migrate?: boolean;
+}
+
+/** Opens PostgreSQL (or PGlite) and applies the migrations. */
+export async function openStorage(options: StorageOptions): Promise<Storage> {
+  let db: Kysely<MarketDataDatabase>;
+  let description: string;
+  let closeEmbedded: () => Promise<void> = () => Promise.resolve();
+  if (options.databaseUrl) {
+    const pool = new pg.Pool({
+      connectionString: options.databaseUrl,
+      max: 10,
+      connectionTimeoutMillis: 5_000,
+      idleTimeoutMillis: 30_000,
+    });
+    db = createPostgresDb({
+      pool,
+      logger: options.logger,
+      ...(options.metrics ? { metrics: options.metrics } : {}),
+    });
+    description = redactUrl(options.databaseUrl);
+  } else {
+    const dir = join(options.dataDir, 'pglite');
+    await mkdir(dir, { recursive: true });
+    const pglite = await PGlite.create(dir);
+    // The dialect leaves the PGlite instance to us: an unclosed one keeps the
+    // process alive and leaves its directory to be recovered on the next start.
+    closeEmbedded = () => pglite.close();
+    db = createPgliteDb(pglite);
+    description = `embedded PGlite in ${dir}`;
+  }
+  try {
+    if (options.migrate ?? true) {
+      const applied = await migrateToLatest(db as unknown as Kysely<unknown>);
+      options.logger.info({ database: description, applied }, 'database migrated');
+    }
+  } catch (error) {
+    await db.destroy();
+    await closeEmbedded();
+    throw error;
+  }
+  return {
+    db,
+    ticks: new TickRepository(db),
+    paperTrades: new PaperTradeRepository(db),
+    description,
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    async close() {
+      await db.destroy();
+      await closeEmbedded();
+    },
+  };
+}
