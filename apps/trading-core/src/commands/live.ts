@@ -128,10 +128,14 @@ export async function runLive(options: LiveOptions): Promise<void> {
     resources.push({ name: 'exchange client', close: () => client.close() });
 
     let connected = false;
+    let pipelineError: string | undefined;
     const server: MetricsServer = await startMetricsServer({
       registry: metrics.registry,
       host: config.metrics.host,
       port: config.metrics.port,
+      health: {
+        pipeline: () => ({ ok: pipelineError === undefined, reason: pipelineError ?? '' }),
+      },
       ready: {
         exchange: () => ({ ok: connected, reason: 'not connected to the exchange' }),
         database: async () => {
@@ -187,6 +191,10 @@ export async function runLive(options: LiveOptions): Promise<void> {
       }
     })();
 
+    pump.catch((error: unknown) => {
+      pipelineError = error instanceof Error ? error.message : String(error);
+      logger.error({ err: error }, 'the tick pipeline stopped');
+    });
     await Promise.race([options.stopSignal, pump]);
     logger.info('stopping: closing the exchange stream, then flushing every tick');
     await client.close();
