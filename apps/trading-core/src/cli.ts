@@ -80,11 +80,10 @@ async function main(argv: string[]): Promise<number> {
 
   const metrics = createTradingMetrics({ registry: new Registry(), version });
   // A backtest's result is stdout (`--json` pipes it); its logs go to stderr.
-  const logger = createLogger(
-    metrics,
-    {},
-    command === 'backtest' ? pino.destination(2) : undefined,
-  );
+  const destination = pino.destination({ dest: command === 'backtest' ? 2 : 1, sync: true });
+  const logger = createLogger(metrics, {}, destination);
+  // The libraries count their own errors: the logger they get must not count them again.
+  const libraryLogger = createLogger(undefined, {}, destination);
   const shutdown = onShutdown(logger);
 
   switch (command) {
@@ -97,6 +96,7 @@ async function main(argv: string[]): Promise<number> {
         config,
         metrics,
         logger,
+        libraryLogger,
         paperTrading: values['paper-trading'] ?? false,
         strategy: values.strategy ?? 'sma',
         sim: values.sim ?? false,
@@ -113,13 +113,13 @@ async function main(argv: string[]): Promise<number> {
         rate: readRate(values.rate, '--rate', 10),
         symbols: config.symbols,
         seed: readPositiveIntegerFlag(values.seed, '--seed', 1, 0, 2 ** 31 - 1),
-        logger: logger.child({ component: 'simulator' }),
+        logger: libraryLogger.child({ component: 'simulator' }),
         stopSignal: shutdown.requested,
       });
       return 0;
     }
     case 'migrate': {
-      await runMigrate(readLiveConfig(process.env), logger);
+      await runMigrate(readLiveConfig(process.env), libraryLogger);
       return 0;
     }
     default: {
@@ -136,7 +136,7 @@ async function main(argv: string[]): Promise<number> {
         to: values.to,
         json: values.json ?? false,
         storage: readLiveConfig(process.env),
-        logger: logger.child({ component: 'backtest' }),
+        logger: libraryLogger.child({ component: 'backtest' }),
         signal: abort.signal,
       });
       return 0;

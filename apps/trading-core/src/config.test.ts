@@ -40,6 +40,7 @@ describe('readLiveConfig', () => {
       databaseUrl: undefined,
       redisUrl: undefined,
       metrics: { host: '0.0.0.0', port: 9090 },
+      resumeMaxTrades: 100_000,
     });
     expect(config.dataDir.endsWith('/data')).toBe(true);
   });
@@ -67,8 +68,20 @@ describe('readLiveConfig', () => {
     ],
     [{ REDIS_URL: '' }, {}, 'REDIS_URL: expected a redis:// or rediss:// URL'],
     [{ DATA_DIR: '' }, {}, 'DATA_DIR: expected a non-empty value'],
+    [{ RESUME_MAX_TRADES: '' }, {}, 'RESUME_MAX_TRADES: expected an integer from 1 to 10000000'],
+    [{ RESUME_MAX_TRADES: '0' }, {}, 'RESUME_MAX_TRADES: expected an integer from 1 to 10000000'],
+    [{ RESUME_MAX_TRADES: '1e5' }, {}, 'RESUME_MAX_TRADES: expected an integer from 1 to 10000000'],
+    [
+      { RESUME_MAX_TRADES: '10000001' },
+      {},
+      'RESUME_MAX_TRADES: expected an integer from 1 to 10000000',
+    ],
   ])('refuses %j %j naming the setting', (env, flags, message) => {
     expect(() => readLiveConfig(env, flags)).toThrow(message);
+  });
+
+  it('reads the resume window', () => {
+    expect(readLiveConfig({ RESUME_MAX_TRADES: ' 2500 ' }).resumeMaxTrades).toBe(2500);
   });
 
   it('never echoes a password in an error', () => {

@@ -20,6 +20,11 @@ export interface LiveConfig {
   readonly redisUrl: string | undefined;
   readonly dataDir: string;
   readonly metrics: MetricsConfig;
+  /**
+   * Most trades recovered per symbol over REST when a restart resumes from
+   * the last stored trade id; older missed trades are counted as unrecovered.
+   */
+  readonly resumeMaxTrades: number;
 }
 
 /** Flags that override the environment. */
@@ -31,6 +36,7 @@ export interface LiveFlags {
 export const DEFAULT_SYMBOLS = ['BTCUSDT', 'ETHUSDT'] as const;
 export const DEFAULT_EXCHANGE_URL = 'wss://stream.binance.com:9443';
 export const DEFAULT_REST_URL = 'https://api.binance.com';
+export const DEFAULT_RESUME_MAX_TRADES = 100_000;
 
 /**
  * Reads and validates the exporter settings. A variable that is set but
@@ -63,8 +69,18 @@ export function readLiveConfig(env: Env, flags: LiveFlags = {}): LiveConfig {
     redisUrl: readOptionalUrl(env, 'REDIS_URL', ['redis:', 'rediss:']),
     dataDir: resolve(readString(env, 'DATA_DIR', './data')),
     metrics: readMetricsConfig(env),
+    resumeMaxTrades: readInteger(
+      env,
+      'RESUME_MAX_TRADES',
+      DEFAULT_RESUME_MAX_TRADES,
+      1,
+      MAX_RESUME_TRADES,
+    ),
   };
 }
+
+// Beyond this a restart would page through REST for hours (1000 trades a request).
+const MAX_RESUME_TRADES = 10_000_000;
 
 /** `postgres://user:secret@host/db` -> `postgres://user:***@host/db`, for logs. */
 export function redactUrl(url: string): string {
@@ -107,6 +123,16 @@ function readPort(env: Env, name: string, fallback: number): number {
     throw new ConfigError(name, raw, 'a port number from 0 to 65535');
   }
   return port;
+}
+
+function readInteger(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined) return fallback;
+  const value = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(name, raw, `an integer from ${min} to ${max}`);
+  }
+  return value;
 }
 
 function readUrl(env: Env, name: string, fallback: string, protocols: string[]): string {

@@ -4,18 +4,20 @@ import { pino, type Logger, type LoggerOptions } from 'pino';
 const ERROR_LEVEL = 50;
 
 /**
- * The app's pino logger. Every record at error level or above increments
- * `trading_errors_total{component}`, where `component` is the child
+ * The app's pino logger. With `metrics`, every record at error level or above
+ * increments `trading_errors_total{component}`, where `component` is the child
  * logger's binding (`logger.child({ component: 'database' })`), `app` otherwise.
+ * Without, it only logs: the libraries count their own errors, so the logger
+ * handed to them must not count them again.
  */
 export function createLogger(
-  metrics: Pick<TradingMetrics, 'errors'>,
+  metrics: Pick<TradingMetrics, 'errors'> | undefined,
   options: LoggerOptions = {},
   destination?: pino.DestinationStream,
 ): Logger {
   const hooks: LoggerOptions['hooks'] = {
     logMethod(args, method, level) {
-      if (level >= ERROR_LEVEL) {
+      if (metrics && level >= ERROR_LEVEL) {
         const { component } = this.bindings() as { component?: unknown };
         metrics.errors.inc({ component: typeof component === 'string' ? component : 'app' });
       }

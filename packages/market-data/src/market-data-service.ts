@@ -230,6 +230,7 @@ export class MarketDataService {
               { symbol: next.value.symbol, tradeId: next.value.tradeId },
               'market-data: tick arrived after stop; not stored',
             );
+            this.#metrics?.errors.inc({ component: 'market-data' });
             return;
           }
           await this.whenWritable();
@@ -294,6 +295,7 @@ export class MarketDataService {
         { ticks: this.#lost },
         'market-data: ticks neither stored nor spooled at stop',
       );
+      this.#metrics?.errors.inc({ component: 'market-data' });
     }
     try {
       await this.#cache?.flush?.();
@@ -618,6 +620,7 @@ export class MarketDataService {
         { err: error, rejected: result.rejected },
         'market-data: cannot record refused ticks',
       );
+      this.#metrics?.errors.inc({ component: 'market-data' });
     }
   }
 

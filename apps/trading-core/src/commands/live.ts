@@ -20,6 +20,8 @@ export interface LiveOptions {
   readonly config: LiveConfig;
   readonly metrics: TradingMetrics;
   readonly logger: Logger;
+  /** Handed to the libraries: it logs without counting, since they count their own errors. */
+  readonly libraryLogger: Logger;
   /** Run the strategy on the stream. */
   readonly paperTrading: boolean;
   readonly strategy: string;
@@ -37,7 +39,7 @@ export interface LiveOptions {
  * stop: stop reading, flush every tick, close clients.
  */
 export async function runLive(options: LiveOptions): Promise<void> {
-  const { config, metrics, logger } = options;
+  const { config, metrics, logger, libraryLogger } = options;
   const strategy = options.paperTrading
     ? strategyByName(options.strategy, {}, '--strategy')
     : undefined;
@@ -58,7 +60,7 @@ export async function runLive(options: LiveOptions): Promise<void> {
       databaseUrl: config.databaseUrl,
       dataDir: config.dataDir,
       metrics,
-      logger: logger.child({ component: 'database' }),
+      logger: libraryLogger.child({ component: 'database' }),
     });
     resources.push({ name: 'database', close: () => storage.close() });
 
@@ -75,7 +77,7 @@ export async function runLive(options: LiveOptions): Promise<void> {
         rate: options.simRate,
         seed: Date.now() % 2 ** 31,
         ...(stored.size > 0 ? { firstTradeId: Math.max(...stored.values()) + 1 } : {}),
-        logger: logger.child({ component: 'simulator' }),
+        logger: libraryLogger.child({ component: 'simulator' }),
       });
       resources.push({ name: 'simulator', close: () => sim.close() });
       exchangeUrl = sim.url;
@@ -90,7 +92,7 @@ export async function runLive(options: LiveOptions): Promise<void> {
     const cache: AppCache = openCache({
       redisUrl: config.redisUrl,
       metrics,
-      logger: logger.child({ component: 'cache' }),
+      logger: libraryLogger.child({ component: 'cache' }),
     });
     resources.push({ name: 'cache', close: () => cache.close() });
 
@@ -98,7 +100,7 @@ export async function runLive(options: LiveOptions): Promise<void> {
       repository: storage.ticks,
       cache: cache.cache,
       metrics,
-      logger: logger.child({ component: 'market-data' }),
+      logger: libraryLogger.child({ component: 'market-data' }),
       spoolDir: join(config.dataDir, 'spool'),
     });
     resources.push({ name: 'market-data service', close: () => service.stop() });
@@ -110,7 +112,7 @@ export async function runLive(options: LiveOptions): Promise<void> {
         metrics,
         recentTicks: cache.cache,
         fillWriter: storage.paperTrades,
-        logger: logger.child({ component: 'paper-engine' }),
+        logger: libraryLogger.child({ component: 'paper-engine' }),
       });
       await engine.warmUp(config.symbols);
       const paper = engine;
@@ -122,8 +124,9 @@ export async function runLive(options: LiveOptions): Promise<void> {
       restUrl,
       symbols: config.symbols,
       metrics,
-      logger: logger.child({ component: 'exchange' }),
+      logger: libraryLogger.child({ component: 'exchange' }),
       resumeFrom,
+      maxResumeTrades: config.resumeMaxTrades,
     });
     resources.push({ name: 'exchange client', close: () => client.close() });
 
@@ -174,7 +177,8 @@ export async function runLive(options: LiveOptions): Promise<void> {
             `exchange ${event.state}`,
           );
         } else {
-          const level = event.missed > 0 ? 'error' : 'info';
+          // The client has already logged (and counted) an unrecoverable gap as an error.
+          const level = event.missed > 0 ? 'warn' : 'info';
           logger.child({ component: 'exchange' })[level](
             {
               symbol: event.symbol,
