@@ -880,6 +880,7 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
         if (seq.offer(tick) === 'delivered') {
           recovered++;
           this.stat.tradesBackfilled++;
+          this.metrics?.ticksBackfilled.inc();
         }
       }
       toId = Math.max(toId, rows[rows.length - 1]!.tradeId);
@@ -887,6 +888,7 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
     }
     slot.catchUp = undefined;
     this.stat.tradesMissed += missed;
+    if (missed > 0) this.metrics?.ticksUnrecovered.inc(missed);
     if (missed > 0) {
       this.logger.error({ symbol, fromId, toId, missed }, 'binance: trades could not be recovered');
       this.metrics?.errors.inc({ component: 'exchange' });

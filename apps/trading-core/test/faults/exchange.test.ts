@@ -1,0 +1,152 @@
+import { MALFORMED_KINDS } from '@trade/exchange-binance/sim';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  EXACT,
+  clearRedis,
+  createDatabase,
+  databaseUrl,
+  dropDatabase,
+  killLeftovers,
+  removeDir,
+  settle,
+  sleep,
+  startApp,
+  startExchange,
+  tempDataDir,
+  until,
+  type Exchange,
+} from './support.js';
+
+// Faults of the exchange side, each ending with tick_data equal to the
+// simulator's ground truth.
+
+let exchange: Exchange | undefined;
+let dataDir: string | undefined;
+const SYMBOLS = ['FLTAUSDT', 'FLTBUSDT', 'FLTCUSDT', 'FLTDUSDT'];
+
+beforeAll(createDatabase);
+afterEach(async () => {
+  await killLeftovers();
+  await exchange?.close();
+  exchange = undefined;
+  await removeDir(dataDir);
+  dataDir = undefined;
+  await clearRedis(SYMBOLS);
+});
+afterAll(dropDatabase);
+
+describe('fault suite: the exchange', () => {
+  it('recovers every trade through drops, a stall, serverShutdown, gaps, duplicates and refused reconnects', async () => {
+    const symbols = SYMBOLS.slice(0, 2);
+    exchange = await startExchange(symbols, 101);
+    dataDir = await tempDataDir();
+    const { sim } = exchange;
+    const run = await startApp(exchange, { symbols, dataDir, databaseUrl: databaseUrl() });
+    exchange.run(300);
+    const connections = () => run.metric('trading_ws_connections_total');
+    const reconnectedAfter = async (before: number) => {
+      await until('a new connection', async () => (await connections()) > before);
+      await until('the connection to be ready', () => sim.connections().length === 1);
+    };
+    await sleep(500);
+
+    // An abrupt TCP drop, no close frame.
+    let before = await connections();
+    sim.drop();
+    await reconnectedAfter(before);
+    await sleep(500);
+
+    // A stall with the socket left open: what is generated meanwhile never
+    // reaches the app, and the next trade reveals the gap.
+    sim.stall(3_000);
+    await sleep(3_500);
+
+    // serverShutdown, then the server closes the connection.
+    before = await connections();
+    sim.serverShutdown(300);
+    await reconnectedAfter(before);
+    await sleep(300);
+
+    // Gaps and duplicates on the live connection.
+    sim.gap(40);
+    await sleep(200);
+    sim.duplicate(5);
+    await sleep(300);
+
+    // Reconnects refused for a while, with trades generated meanwhile, then
+    // a gap and a duplicate as soon as the stream is back.
+    sim.refuseConnections(3_000);
+    before = await connections();
+    sim.drop();
+    await until('the refusals to be over', () => sim.stats().connectionsRefused > 0);
+    await reconnectedAfter(before);
+    sim.gap(25);
+    sim.duplicate(10);
+    await sleep(1_000);
+
+    const backfilled = await run.metric('trading_ticks_backfilled_total');
+    const unrecovered = await run.metric('trading_ticks_unrecovered_total');
+    const reconnects = await run.metric('trading_ws_reconnects_total');
+    const disconnections = await run.metric('trading_ws_disconnections_total');
+    const opened = await connections();
+    const rejected = await Promise.all(
+      MALFORMED_KINDS.map((reason) =>
+        run.metric(`trading_ticks_rejected_total{reason="${reason}"}`),
+      ),
+    );
+
+    const { comparison, exitCode } = await settle(exchange, run, symbols);
+    expect(exitCode).toBe(0);
+    expect(comparison).toMatchObject(EXACT);
+    expect(comparison.stored).toBe(comparison.expected);
+
+    // Three connections were cut (drop, serverShutdown, drop under refusal):
+    // four were accepted, every refused attempt was a reconnect attempt too.
+    const { connectionsAccepted, connectionsRefused } = sim.stats();
+    expect(connectionsAccepted).toBe(4);
+    expect(connectionsRefused).toBeGreaterThan(0);
+    expect(opened).toBe(connectionsAccepted + connectionsRefused);
+    expect(reconnects).toBe(opened - 1);
+    expect(disconnections).toBe(3);
+    // 40 and 25 hidden trades per symbol, plus whatever the stall and the outages hid.
+    expect(backfilled).toBeGreaterThanOrEqual((40 + 25) * symbols.length);
+    expect(unrecovered).toBe(0);
+    expect(rejected).toEqual(MALFORMED_KINDS.map(() => 0));
+  }, 120_000);
+
+  it('counts a flood of malformed frames by reason and stores every good trade exactly', async () => {
+    const symbols = SYMBOLS.slice(2, 4);
+    exchange = await startExchange(symbols, 202);
+    dataDir = await tempDataDir();
+    const { sim } = exchange;
+    const run = await startApp(exchange, { symbols, dataDir, databaseUrl: databaseUrl() });
+    exchange.run(200);
+
+    // Each kind 50 times, interleaved with good trades.
+    const rounds = 50;
+    for (let round = 0; round < rounds; round++) {
+      for (const kind of MALFORMED_KINDS) {
+        sim.malformed(kind);
+        sim.generate(1);
+      }
+      await sleep(10);
+    }
+    await sleep(500);
+    const rejected = await Promise.all(
+      MALFORMED_KINDS.map((reason) =>
+        run.metric(`trading_ticks_rejected_total{reason="${reason}"}`),
+      ),
+    );
+    const reconnects = await run.metric('trading_ws_reconnects_total');
+
+    const { comparison, exitCode } = await settle(exchange, run, symbols);
+    expect(exitCode).toBe(0);
+    expect(comparison).toMatchObject(EXACT);
+    expect(comparison.stored).toBe(comparison.expected);
+    expect(Object.fromEntries(MALFORMED_KINDS.map((k, i) => [k, rejected[i]]))).toEqual(
+      Object.fromEntries(MALFORMED_KINDS.map((k) => [k, rounds])),
+    );
+    // Bad frames are skipped, not a reason to drop the connection.
+    expect(reconnects).toBe(0);
+  }, 120_000);
+});

@@ -1,0 +1,162 @@
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  EXACT,
+  PG_HOST,
+  PG_PORT,
+  REDIS_HOST,
+  REDIS_PORT,
+  REDIS_URL,
+  TcpProxy,
+  clearRedis,
+  createDatabase,
+  databaseUrl,
+  dropDatabase,
+  killLeftovers,
+  removeDir,
+  settle,
+  sleep,
+  startApp,
+  startExchange,
+  tempDataDir,
+  until,
+  type Exchange,
+} from './support.js';
+
+// Outages of the app's stores, through a loopback proxy the test cuts and
+// restores: the shared servers keep running for everyone else.
+
+let exchange: Exchange | undefined;
+let dataDir: string | undefined;
+let proxy: TcpProxy | undefined;
+const SYMBOLS = ['FLTEUSDT', 'FLTFUSDT', 'FLTGUSDT', 'FLTHUSDT'];
+
+beforeAll(createDatabase);
+afterEach(async () => {
+  await killLeftovers();
+  await exchange?.close();
+  exchange = undefined;
+  await proxy?.cut();
+  proxy = undefined;
+  await removeDir(dataDir);
+  dataDir = undefined;
+  await clearRedis(SYMBOLS);
+});
+afterAll(dropDatabase);
+
+describe('fault suite: PostgreSQL and Redis', () => {
+  it('spools through 30 s without PostgreSQL (connections cut and refused), then stores every tick', async () => {
+    const symbols = SYMBOLS.slice(0, 2);
+    exchange = await startExchange(symbols, 303);
+    dataDir = await tempDataDir();
+    proxy = new TcpProxy(PG_PORT, PG_HOST);
+    const port = await proxy.start();
+    const run = await startApp(exchange, {
+      symbols,
+      dataDir,
+      databaseUrl: databaseUrl(port, '127.0.0.1'),
+    });
+    exchange.run(500);
+    await until(
+      'a first batch',
+      async () => (await run.metric('trading_batches_flushed_total')) > 0,
+    );
+    const flushedBefore = await run.metric('trading_batches_flushed_total');
+
+    await proxy.cut();
+    const cutAt = Date.now();
+    // Not ready while the database does not answer; the stream goes on.
+    await until('/ready to report the database', async () => {
+      const response = await fetch(`${run.url}/ready`);
+      return response.status === 503;
+    });
+    const receivedAtCut = await run.metric('trading_ticks_received_total');
+    await until(
+      'batches to go to the spool',
+      async () => (await run.metric('trading_spool_ticks')) > 0,
+    );
+    await sleep(30_000 - (Date.now() - cutAt));
+    const failed = await run.metric('trading_batches_failed_total');
+    const retries = await run.metric('trading_batch_retries_total');
+    const spooled = await run.metric('trading_spool_ticks');
+    expect(await run.metric('trading_ticks_received_total')).toBeGreaterThan(receivedAtCut);
+
+    await proxy.start();
+    await until('the spool to drain', async () => (await run.metric('trading_spool_ticks')) === 0);
+    await until('/ready again', async () => (await fetch(`${run.url}/ready`)).status === 200);
+    const flushedAfter = await run.metric('trading_batches_flushed_total');
+
+    const { comparison, exitCode } = await settle(exchange, run, symbols);
+    expect(exitCode).toBe(0);
+    expect(comparison).toMatchObject(EXACT);
+    expect(comparison.stored).toBe(comparison.expected);
+    // Every failed batch had its retries first (3 each), then went to the spool.
+    expect(failed).toBeGreaterThan(0);
+    expect(retries).toBeGreaterThanOrEqual(failed * 3);
+    expect(spooled).toBeGreaterThan(0);
+    expect(flushedAfter).toBeGreaterThan(flushedBefore);
+  }, 150_000);
+
+  it('keeps storing while Redis is down, counts the cache failures, and refills Redis when it is back', async () => {
+    const symbols = SYMBOLS.slice(2, 4);
+    exchange = await startExchange(symbols, 404);
+    dataDir = await tempDataDir();
+    proxy = new TcpProxy(REDIS_PORT, REDIS_HOST);
+    const port = await proxy.start();
+    const proxiedRedis = new URL(REDIS_URL);
+    proxiedRedis.hostname = '127.0.0.1';
+    proxiedRedis.port = String(port);
+    const run = await startApp(exchange, {
+      symbols,
+      dataDir,
+      databaseUrl: databaseUrl(),
+      env: { REDIS_URL: proxiedRedis.toString() },
+    });
+    exchange.run(300);
+    const redis = new Redis(REDIS_URL);
+    try {
+      const newestCached = async (symbol: string) => {
+        const head = await redis.lindex(`tick:${symbol}`, 0);
+        return head === null ? undefined : Number(head.split('|')[0]);
+      };
+      await until('ticks in Redis', async () => (await newestCached(symbols[0]!)) !== undefined);
+      expect(await run.metric('trading_cache_update_failures_total')).toBe(0);
+
+      await proxy.cut();
+      await until(
+        'cache update failures',
+        async () => (await run.metric('trading_cache_update_failures_total')) > 0,
+      );
+      const storedWhileDown = await run.metric('trading_batches_flushed_total');
+      await sleep(5_000);
+      // The database side does not wait for the cache.
+      expect(await run.metric('trading_batches_flushed_total')).toBeGreaterThan(storedWhileDown);
+      const cachedDuringOutage = await newestCached(symbols[0]!);
+      expect(cachedDuringOutage).toBeLessThan(exchange.sim.lastTradeId(symbols[0]!)!);
+
+      await proxy.start();
+      await until(
+        'the cache to catch up',
+        async () => ((await newestCached(symbols[0]!)) ?? 0) > cachedDuringOutage!,
+      );
+      exchange.pause();
+      // Back: the newest trade of each symbol reaches Redis.
+      for (const symbol of symbols) {
+        const last = exchange.sim.lastTradeId(symbol)!;
+        await until(
+          `Redis to hold ${symbol} ${last}`,
+          async () => (await newestCached(symbol)) === last,
+        );
+      }
+      const failures = await run.metric('trading_cache_update_failures_total');
+
+      const { comparison, exitCode } = await settle(exchange, run, symbols);
+      expect(exitCode).toBe(0);
+      expect(comparison).toMatchObject(EXACT);
+      expect(comparison.stored).toBe(comparison.expected);
+      expect(failures).toBeGreaterThan(0);
+    } finally {
+      redis.disconnect();
+    }
+  }, 120_000);
+});
