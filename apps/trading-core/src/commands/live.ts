@@ -102,6 +102,8 @@ export async function runLive(options: LiveOptions): Promise<void> {
       metrics,
       logger: libraryLogger.child({ component: 'market-data' }),
       spoolDir: join(config.dataDir, 'spool'),
+      // At 20k ticks/s a 250 ms window alone puts p99 receipt-to-commit near 300 ms.
+      flushIntervalMs: 100,
     });
     resources.push({ name: 'market-data service', close: () => service.stop() });
 
