@@ -1,6 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { InvalidInputError, normalizeSymbol, type Logger, silentLogger } from '@trade/core';
+import {
+  InvalidInputError,
+  normalizeSymbol,
+  silentLogger,
+  TICK_REJECT_REASONS,
+  type Logger,
+} from '@trade/core';
 import {
   encodeFrame,
   frameHeaderLatin1,
@@ -18,18 +24,8 @@ import { TradeHistory, type SimTrade } from './trade-history.js';
 export type SimFaultKind =
   'drop' | 'stall' | 'gap' | 'duplicate' | 'malformed' | 'serverShutdown' | 'refuse';
 
-/** Malformed frames {@link BinanceSimulator.malformed} can send, one per rejected reason. */
-export const MALFORMED_KINDS = [
-  'invalid_json',
-  'not_an_object',
-  'unknown_event',
-  'missing_field',
-  'invalid_field',
-  'non_positive',
-  'subscription_reply',
-  'error_payload',
-  'symbol_mismatch',
-] as const;
+/** Malformed frames {@link BinanceSimulator.malformed} can send: one per reject reason of @trade/core. */
+export const MALFORMED_KINDS = TICK_REJECT_REASONS;
 
 /** One of {@link MALFORMED_KINDS}. */
 export type MalformedKind = (typeof MALFORMED_KINDS)[number];
