@@ -54,6 +54,17 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
       await db.schema.dropTable('paper_trades').execute();
     },
   },
+  '0003_tick_data_symbol_collate_c': {
+    // Symbols are [A-Z0-9], whose order is the same in every collation; the
+    // "C" collation compares them bytewise, which both indexes of tick_data
+    // do on every insert. PostgreSQL rebuilds the two indexes (no table rewrite).
+    async up(db: Kysely<unknown>) {
+      await sql`alter table tick_data alter column symbol type text collate "C"`.execute(db);
+    },
+    async down(db: Kysely<unknown>) {
+      await sql`alter table tick_data alter column symbol type text collate "default"`.execute(db);
+    },
+  },
 });
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve({ ...MIGRATIONS }) };
@@ -72,7 +83,7 @@ export interface MigrateOptions {
  *
  * @example
  * ```ts
- * const applied = await migrateToLatest(db); // ['0001_tick_data', '0002_paper_trades'] the first time
+ * const applied = await migrateToLatest(db); // ['0001_tick_data', '0002_paper_trades', '0003_tick_data_symbol_collate_c'] the first time
  * ```
  */
 export async function migrateToLatest<DB>(

@@ -1,7 +1,7 @@
 import { InvalidInputError, sideFromBuyerMaker, type Tick } from '@trade/core';
 import { CompiledQuery, type Kysely } from 'kysely';
 import type { MarketDataDatabase } from './schema.js';
-import { textArrayLiteral, tickArrays, tickProblem } from './tick-rows.js';
+import { inKeyOrder, textArrayLiteral, tickArrays, tickProblem } from './tick-rows.js';
 
 /** A tick the database would not take, and why. */
 export interface RejectedTick {
@@ -20,9 +20,22 @@ export interface InsertTicksResult {
   readonly rejected: readonly RejectedTick[];
 }
 
+/** Options of {@link TickRepository.insertTicks}. */
+export interface InsertTicksOptions {
+  /**
+   * For writers working side by side: the batch is inserted at once, in a
+   * transaction whose COMMIT waits until this settles (the previous batch
+   * stored or spooled), so batches become durable in the order they were
+   * given. Without it the insert commits as soon as it is done. Each writer
+   * holds a connection while it waits: use it with a PostgreSQL pool of
+   * more connections than writers, not with PGlite's single connection.
+   */
+  commitAfter?: PromiseLike<unknown>;
+}
+
 /** Where the market-data service writes batches: {@link TickRepository} or a test double. */
 export interface TickWriter {
-  insertTicks(ticks: readonly Tick[]): Promise<InsertTicksResult>;
+  insertTicks(ticks: readonly Tick[], options?: InsertTicksOptions): Promise<InsertTicksResult>;
 }
 
 /** A time range in epoch milliseconds or Dates: `from` inclusive, `to` exclusive. */
@@ -68,12 +81,18 @@ interface TickRow {
 }
 
 // Side is Binance's rule: SELL when the buyer is the maker.
-const INSERT = `insert into tick_data (symbol, trade_id, price, quantity, side, is_buyer_maker, timestamp)
+const INSERT_ROWS = `insert into tick_data (symbol, trade_id, price, quantity, side, is_buyer_maker, timestamp)
 select s, i, p, q, case when m then 'SELL' else 'BUY' end, m,
   timestamptz 'epoch' + ms * interval '1 millisecond'
 from unnest($1::text[], $2::int8[], $3::numeric[], $4::numeric[], $5::bool[], $6::int8[])
-  as u(s, i, p, q, m, ms)
+  as u(s, i, p, q, m, ms)`;
+// Rows new to the table: a plain insert, about 1.6x the rate of the
+// speculative insertion that ON CONFLICT does for every row.
+const INSERT_NEW = INSERT_ROWS;
+// Rows some of which may be stored already (replays, reconnect overlaps).
+const INSERT_SKIPPING_STORED = `${INSERT_ROWS}
 on conflict (symbol, trade_id) do nothing`;
+const UNIQUE_VIOLATION = '23505';
 
 const TICK_COLUMNS = `symbol, trade_id, price, quantity, is_buyer_maker,
   (extract(epoch from timestamp) * 1000000)::int8 as us`;
@@ -89,8 +108,11 @@ const MAX_MS = 253_402_300_799_999;
  *
  * Writes are one statement per batch whatever its size: the columns travel
  * as six array parameters expanded by `unnest`, so the 65,535-parameter
- * limit never applies, and `ON CONFLICT (symbol, trade_id) DO NOTHING` makes
- * replays harmless.
+ * limit never applies. Each (symbol, trade id) is stored once: a batch goes
+ * in key order with its repeats removed, as a plain `INSERT`; when that
+ * meets a row already stored, the batch is written again with
+ * `ON CONFLICT (symbol, trade_id) DO NOTHING`, and so are the batches after
+ * it until one holds nothing already stored. Replays are harmless either way.
  *
  * @example
  * ```ts
@@ -102,6 +124,9 @@ const MAX_MS = 253_402_300_799_999;
  * ```
  */
 export class TickRepository implements TickWriter {
+  /** The last batch met stored rows: the next one is likely a replay too. */
+  #expectStoredRows = false;
+
   constructor(private readonly db: Kysely<MarketDataDatabase>) {}
 
   /**
@@ -111,7 +136,10 @@ export class TickRepository implements TickWriter {
    * the statement is split in halves until the bad rows are isolated.
    * Connection errors are thrown, with nothing or everything written.
    */
-  async insertTicks(ticks: readonly Tick[]): Promise<InsertTicksResult> {
+  async insertTicks(
+    ticks: readonly Tick[],
+    options: InsertTicksOptions = {},
+  ): Promise<InsertTicksResult> {
     const rejected: RejectedTick[] = [];
     const valid: Tick[] = [];
     for (const tick of ticks) {
@@ -119,16 +147,76 @@ export class TickRepository implements TickWriter {
       if (problem === undefined) valid.push(tick);
       else rejected.push({ tick, reason: `invalid ${problem}` });
     }
+    const rows = inKeyOrder(valid);
     const before = rejected.length;
-    const inserted = await this.#insertIsolatingBadRows(valid, rejected);
+    const inserted = await this.#store(rows, rejected, options.commitAfter);
     const refusedByDb = rejected.length - before;
     return { inserted, duplicates: valid.length - refusedByDb - inserted, rejected };
+  }
+
+  async #store(
+    rows: readonly Tick[],
+    rejected: RejectedTick[],
+    commitAfter: PromiseLike<unknown> | undefined,
+  ): Promise<number> {
+    if (rows.length > 0 && !this.#expectStoredRows) {
+      const inserted = commitAfter
+        ? await this.#insertNewCommittingAfter(rows, commitAfter)
+        : await this.#insertNew(this.db, rows);
+      if (inserted !== undefined) return inserted;
+    }
+    // Some rows are stored already, or some are refused: statement by
+    // statement, once the batches before this one are durable.
+    await commitAfter;
+    const before = rejected.length;
+    const inserted = await this.#insertIsolatingBadRows(rows, rejected);
+    this.#expectStoredRows = inserted < rows.length - (rejected.length - before);
+    return inserted;
+  }
+
+  /** The plain insert; `undefined` when a row was stored already or refused (nothing written). */
+  async #insertNew(
+    db: Pick<Kysely<MarketDataDatabase>, 'executeQuery'>,
+    rows: readonly Tick[],
+  ): Promise<number | undefined> {
+    try {
+      const result = await db.executeQuery(CompiledQuery.raw(INSERT_NEW, tickArrays(rows)));
+      return Number(result.numAffectedRows ?? 0);
+    } catch (error) {
+      if (!isDataError(error)) throw error;
+      if ((error as { code?: unknown }).code === UNIQUE_VIOLATION) this.#expectStoredRows = true;
+      return undefined;
+    }
+  }
+
+  /** {@link #insertNew} in a transaction that commits once `commitAfter` settles. */
+  #insertNewCommittingAfter(
+    rows: readonly Tick[],
+    commitAfter: PromiseLike<unknown>,
+  ): Promise<number | undefined> {
+    return this.db.connection().execute(async (connection) => {
+      await connection.executeQuery(CompiledQuery.raw('begin'));
+      let inserted: number | undefined;
+      try {
+        inserted = await this.#insertNew(connection, rows);
+        if (inserted !== undefined) await commitAfter;
+      } catch (error) {
+        await connection.executeQuery(CompiledQuery.raw('rollback')).catch(() => undefined);
+        throw error;
+      }
+      await connection.executeQuery(
+        CompiledQuery.raw(inserted === undefined ? 'rollback' : 'commit'),
+      );
+      return inserted;
+    });
   }
 
   async #insertIsolatingBadRows(ticks: readonly Tick[], rejected: RejectedTick[]): Promise<number> {
     if (ticks.length === 0) return 0;
     try {
-      const result = await this.db.executeQuery(CompiledQuery.raw(INSERT, tickArrays(ticks)));
+      const result = await this.db.executeQuery(
+        CompiledQuery.raw(INSERT_SKIPPING_STORED, tickArrays(ticks)),
+      );
       return Number(result.numAffectedRows ?? 0);
     } catch (error) {
       if (!isDataError(error)) throw error;

@@ -1,6 +1,13 @@
 import { createTick, type Tick } from '@trade/core';
 import { describe, expect, it } from 'vitest';
-import { fromTuple, textArrayLiteral, tickArrays, tickProblem, toTuple } from './tick-rows.js';
+import {
+  fromTuple,
+  inKeyOrder,
+  textArrayLiteral,
+  tickArrays,
+  tickProblem,
+  toTuple,
+} from './tick-rows.js';
 
 const valid = createTick({
   symbol: 'BTCUSDT',
@@ -47,5 +54,33 @@ describe('tick rows', () => {
 
   it('round-trips through the spool tuple', () => {
     expect(fromTuple(toTuple(valid))).toEqual(valid);
+  });
+
+  it('orders a batch by symbol then trade id, keeping the first of each repeated key', () => {
+    const t = (symbol: string, tradeId: number, price = '1') => ({
+      ...valid,
+      symbol,
+      tradeId,
+      price,
+    });
+    const batch = [
+      t('ETHUSDT', 7),
+      t('BTCUSDT', 5),
+      t('ETHUSDT', 8),
+      t('BTCUSDT', 3, 'first'),
+      t('BTCUSDT', 3, 'second'),
+      t('ETHUSDT', 8, 'again'),
+      t('BTCUSDT', 4),
+    ];
+    expect(inKeyOrder(batch).map((x) => [x.symbol, x.tradeId, x.price])).toEqual([
+      ['BTCUSDT', 3, 'first'],
+      ['BTCUSDT', 4, '1'],
+      ['BTCUSDT', 5, '1'],
+      ['ETHUSDT', 7, '1'],
+      ['ETHUSDT', 8, '1'],
+    ]);
+    const ascending = [t('BTCUSDT', 1), t('BTCUSDT', 2), t('BTCUSDT', 2), t('BTCUSDT', 9)];
+    expect(inKeyOrder(ascending).map((x) => x.tradeId)).toEqual([1, 2, 9]);
+    expect(inKeyOrder([])).toEqual([]);
   });
 });

@@ -9,6 +9,8 @@ export interface Backend {
   readonly db: Kysely<MarketDataDatabase>;
   /** Statements executed since the last reset of the counter. */
   statements: number;
+  /** Their SQL, in order (reset with the counter). */
+  readonly sql: string[];
   /** Empties both tables. */
   truncate(): Promise<void>;
   close(): Promise<void>;
@@ -30,13 +32,18 @@ export async function openBackend(name: BackendName): Promise<Backend> {
     db: new Kysely<MarketDataDatabase>({
       dialect,
       log: (event) => {
-        if (event.level === 'query' || event.level === 'error') backend.statements += 1;
+        if (event.level === 'query' || event.level === 'error') {
+          backend.statements += 1;
+          backend.sql.push(event.query.sql);
+        }
       },
     }),
     statements: 0,
+    sql: [],
     async truncate() {
       await sql`truncate tick_data, paper_trades`.execute(backend.db);
       backend.statements = 0;
+      backend.sql.length = 0;
     },
     async close() {
       await backend.db.destroy();

@@ -49,6 +49,12 @@ describe.each<BackendName>(['postgresql', 'pglite'])('TickRepository on %s', (ba
       'is_buyer_maker boolean',
       'timestamp timestamp with time zone',
     ]);
+    const { rows: collation } = await sql<{ collation_name: string }>`
+      select collation_name from information_schema.columns
+      where table_schema = current_schema() and table_name = 'tick_data' and column_name = 'symbol'`.execute(
+      backend.db,
+    );
+    expect(collation[0]!.collation_name).toBe('C');
     expect(shape('paper_trades')).toEqual([
       'id bigint',
       'strategy text',
@@ -112,6 +118,52 @@ describe.each<BackendName>(['postgresql', 'pglite'])('TickRepository on %s', (ba
     expect((await repository.insertTicks(otherSymbol)).inserted).toBe(5);
     expect(await repository.countTicks()).toBe(115);
     expect(await repository.countTicks('BTCUSDT')).toBe(110);
+  });
+
+  it('writes new rows with a plain insert and a replay with ON CONFLICT DO NOTHING', async () => {
+    const fresh = new TickRepository(backend.db);
+    const kinds = () => backend.sql.map((s) => (/on conflict/i.test(s) ? 'skip-stored' : 'plain'));
+    const first = makeTicks(100, { startId: 1 });
+    expect(await fresh.insertTicks(first)).toEqual({ inserted: 100, duplicates: 0, rejected: [] });
+    expect(kinds()).toEqual(['plain']);
+    // A replay: the plain insert meets stored rows and writes nothing; the batch goes again.
+    backend.sql.length = 0;
+    const replay = [...first.slice(90), ...makeTicks(5, { startId: 101 })];
+    expect(await fresh.insertTicks(replay)).toEqual({ inserted: 5, duplicates: 10, rejected: [] });
+    expect(kinds()).toEqual(['plain', 'skip-stored']);
+    // The next batch is expected to overlap too, until one holds only new rows.
+    backend.sql.length = 0;
+    await fresh.insertTicks(makeTicks(5, { startId: 106 }));
+    await fresh.insertTicks(makeTicks(5, { startId: 111 }));
+    expect(kinds()).toEqual(['skip-stored', 'plain']);
+    expect(await fresh.countTicks()).toBe(115);
+  });
+
+  it('sends a batch in key order without its repeats', async () => {
+    const btc = makeTicks(4, { startId: 1 });
+    const eth = makeTicks(3, { startId: 1, symbol: 'ETHUSDT' });
+    const result = await repository.insertTicks([
+      eth[2]!,
+      btc[3]!,
+      eth[0]!,
+      btc[1]!,
+      btc[0]!,
+      btc[2]!,
+      eth[1]!,
+      btc[1]!,
+    ]);
+    expect(result).toEqual({ inserted: 7, duplicates: 1, rejected: [] });
+    const { rows } = await sql<{ symbol: string; trade_id: string }>`
+      select symbol, trade_id from tick_data order by ctid`.execute(backend.db);
+    expect(rows.map((r) => `${r.symbol}:${r.trade_id}`)).toEqual([
+      'BTCUSDT:1',
+      'BTCUSDT:2',
+      'BTCUSDT:3',
+      'BTCUSDT:4',
+      'ETHUSDT:1',
+      'ETHUSDT:2',
+      'ETHUSDT:3',
+    ]);
   });
 
   it('writes a batch far beyond 65,535 parameters in one statement', async () => {
@@ -252,5 +304,69 @@ describe.each<BackendName>(['postgresql', 'pglite'])('TickRepository on %s', (ba
       ['ETHUSDT', 9_007_199_254_740_002],
     ]);
     expect((await repository.latestTradeIds([])).size).toBe(0);
+  });
+});
+
+describe('TickRepository with commits in order, on postgresql', () => {
+  let backend: Backend;
+  let repository: TickRepository;
+
+  beforeAll(async () => {
+    backend = await openBackend('postgresql');
+    repository = new TickRepository(backend.db);
+  });
+  afterAll(async () => backend?.close());
+  beforeEach(async () => backend.truncate());
+
+  /** Resolves once a session of the test database holds an open, idle transaction. */
+  async function transactionWaiting(): Promise<void> {
+    for (;;) {
+      const { rows } = await sql<{ n: number }>`
+        select count(*)::int as n from pg_stat_activity
+        where datname = current_database() and state = 'idle in transaction'`.execute(backend.db);
+      if (rows[0]!.n > 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  it('inserts at once but commits only after the batch before it', async () => {
+    let previousDone!: () => void;
+    const previous = new Promise<void>((resolve) => (previousDone = resolve));
+    const second = repository.insertTicks(makeTicks(100, { startId: 101 }), {
+      commitAfter: previous,
+    });
+    await transactionWaiting();
+    expect(await repository.countTicks()).toBe(0);
+    expect(backend.sql.filter((s) => /^insert/i.test(s.trim()))).toHaveLength(1);
+    previousDone();
+    expect(await second).toEqual({ inserted: 100, duplicates: 0, rejected: [] });
+    expect(await repository.countTicks()).toBe(100);
+  });
+
+  it('writes nothing when the batch before it failed', async () => {
+    const failed = Promise.reject(new Error('previous batch failed'));
+    failed.catch(() => undefined); // awaited only once the insert is done
+    await expect(
+      repository.insertTicks(makeTicks(10, { startId: 1 }), { commitAfter: failed }),
+    ).rejects.toThrow('previous batch failed');
+    expect(await repository.countTicks()).toBe(0);
+  });
+
+  it('skips stored rows of a replay, still after the batch before it', async () => {
+    const stored = makeTicks(50, { startId: 1 });
+    await repository.insertTicks(stored);
+    let previousDone!: () => void;
+    const previous = new Promise<void>((resolve) => (previousDone = resolve));
+    const replay = repository.insertTicks([...stored, ...makeTicks(10, { startId: 51 })], {
+      commitAfter: previous,
+    });
+    // The plain insert meets the stored rows and is rolled back; the rest waits.
+    while (!backend.sql.includes('rollback')) await new Promise((r) => setTimeout(r, 10));
+    expect(await repository.countTicks()).toBe(50);
+    expect(backend.sql.some((s) => /on conflict/i.test(s))).toBe(false);
+    previousDone();
+    expect(await replay).toEqual({ inserted: 10, duplicates: 50, rejected: [] });
+    expect(backend.sql.filter((s) => /on conflict/i.test(s))).toHaveLength(1);
+    expect(await repository.countTicks()).toBe(60);
   });
 });
