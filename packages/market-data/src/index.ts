@@ -8,6 +8,7 @@ export { TickRepository, isDataError } from './tick-repository.js';
 export type {
   Candle,
   CandleOptions,
+  InsertTicksOptions,
   InsertTicksResult,
   RejectedTick,
   TickStreamOptions,

@@ -1,6 +1,6 @@
 import { ConfigError, TradeError, silentLogger, type Logger, type Tick } from '@trade/core';
 import type { TradingMetrics } from '@trade/metrics';
-import type { InsertTicksResult, TickWriter } from './tick-repository.js';
+import type { InsertTicksOptions, InsertTicksResult, TickWriter } from './tick-repository.js';
 import { TickSpool } from './tick-spool.js';
 
 /** What the service needs of a cache: {@link TickCache} has it. */
@@ -25,6 +25,14 @@ export interface MarketDataServiceOptions {
   batchSize?: number;
   /** ...or when its oldest tick has waited this long. Default 250 ms. */
   flushIntervalMs?: number;
+  /**
+   * Batches written side by side, each on its own connection; they still
+   * commit in order (see {@link InsertTicksOptions.commitAfter}), so what is
+   * stored is always everything up to some batch. Two use both cores of a
+   * PostgreSQL server (about 1.6x one); keep 1 on PGlite, which has a
+   * single connection. Default 1.
+   */
+  writers?: number;
   /** Retries of a failed batch insert before the batch goes to the spool. Default 3. */
   maxRetries?: number;
   /** First retry delay; doubles each retry, with jitter. Default 100 ms. */
@@ -80,8 +88,9 @@ const PUMP_CHUNK = 4096;
 
 /**
  * Takes ticks from any source and stores every one: a bounded channel, a
- * batcher (N ticks or T ms), one insert in flight, retries with exponential
- * backoff, and a durable spool for what the database will not take now.
+ * batcher (N ticks or T ms), one insert in flight per writer (commits kept
+ * in order), retries with exponential backoff, and a durable spool for what
+ * the database will not take now.
  *
  * - Reception never waits for the database: batches beyond
  *   `maxBufferedTicks`, and every batch while the spool holds anything,
@@ -116,6 +125,7 @@ export class MarketDataService {
   readonly #channelCapacity: number;
   readonly #batchSize: number;
   readonly #flushIntervalMs: number;
+  readonly #writers: number;
   readonly #maxRetries: number;
   readonly #retryBaseDelayMs: number;
   readonly #retryMaxDelayMs: number;
@@ -131,7 +141,12 @@ export class MarketDataService {
   #flushTimer: NodeJS.Timeout | undefined;
   readonly #queue: Tick[][] = [];
   #queuedTicks = 0;
-  #inFlight: InFlight | undefined;
+  /** Batches being inserted: from memory (up to one per writer), or one replayed from the spool. */
+  readonly #inFlight = new Set<InFlight>();
+  /** Inserts of batches from memory under way. */
+  readonly #writes = new Set<Promise<void>>();
+  /** Settles once the latest batch given to a writer is stored or spooled. */
+  #lastDurable: Promise<void> = Promise.resolve();
   #appendingTicks = 0;
   readonly #appends = new Set<Promise<void>>();
 
@@ -161,6 +176,7 @@ export class MarketDataService {
     this.#channelCapacity = positive(options.channelCapacity ?? 10_000, 'channelCapacity');
     this.#batchSize = positive(options.batchSize ?? 5_000, 'batchSize');
     this.#flushIntervalMs = positive(options.flushIntervalMs ?? 250, 'flushIntervalMs');
+    this.#writers = positiveInteger(options.writers ?? 1, 'writers');
     this.#maxRetries = nonNegative(options.maxRetries ?? 3, 'maxRetries');
     this.#retryBaseDelayMs = positive(options.retryBaseDelayMs ?? 100, 'retryBaseDelayMs');
     this.#retryMaxDelayMs = positive(options.retryMaxDelayMs ?? 5_000, 'retryMaxDelayMs');
@@ -250,7 +266,7 @@ export class MarketDataService {
     if (this.#stopped) return;
     this.#drainChannel();
     this.#seal();
-    while (!this.#stopped && (this.#queue.length > 0 || this.#inFlight?.fromMemory)) {
+    while (!this.#stopped && (this.#queue.length > 0 || this.#memoryInFlight > 0)) {
       await this.#nextProgress();
     }
     await Promise.all(this.#appends);
@@ -399,22 +415,22 @@ export class MarketDataService {
     this.#current = [];
     this.#queue.push(batch);
     this.#queuedTicks += batch.length;
-    const inMemory =
-      this.#queuedTicks + (this.#inFlight?.fromMemory ? this.#inFlight.ticks.length : 0);
+    const inMemory = this.#queuedTicks + this.#memoryInFlight;
     if (!this.#spool.isEmpty || inMemory > this.#maxBufferedTicks) this.#spillQueue();
     this.#updateBufferGauge();
     this.#wakeWriter();
   }
 
   /**
-   * Sends the batch in flight (a copy: its insert goes on) and every queued
-   * batch to the spool, in order. A copy stored twice is stored once.
+   * Sends the batches in flight (copies: their inserts go on) and every
+   * queued batch to the spool, in order. A copy stored twice is stored once.
    */
   #spillQueue(): void {
-    const inFlight = this.#inFlight;
-    if (inFlight?.fromMemory && !inFlight.spooled) {
-      inFlight.spooled = true;
-      this.#appendToSpool(inFlight.ticks);
+    for (const inFlight of this.#inFlight) {
+      if (inFlight.fromMemory && !inFlight.spooled) {
+        inFlight.spooled = true;
+        this.#appendToSpool(inFlight.ticks);
+      }
     }
     for (const batch of this.#queue.splice(0)) this.#appendToSpool(batch);
     this.#queuedTicks = 0;
@@ -459,9 +475,16 @@ export class MarketDataService {
     this.#appends.add(append);
   }
 
+  /** Ticks of batches from memory being inserted. */
+  get #memoryInFlight(): number {
+    let ticks = 0;
+    for (const inFlight of this.#inFlight) if (inFlight.fromMemory) ticks += inFlight.ticks.length;
+    return ticks;
+  }
+
   get #bufferedTicks(): number {
-    const inFlight =
-      this.#inFlight?.fromMemory && !this.#inFlight.spooled ? this.#inFlight.ticks.length : 0;
+    let inFlight = 0;
+    for (const f of this.#inFlight) if (f.fromMemory && !f.spooled) inFlight += f.ticks.length;
     return this.#current.length + this.#queuedTicks + inFlight + this.#appendingTicks;
   }
 
@@ -479,19 +502,26 @@ export class MarketDataService {
     let replayFailures = 0;
     for (;;) {
       try {
-        const batch = this.#queue.shift();
-        if (batch && (this.#spool.isEmpty || this.#stopping)) {
+        const replayDue = !this.#spool.isEmpty && !this.#stopping;
+        if (this.#queue.length > 0 && !replayDue) {
+          if (this.#writes.size >= this.#writers) {
+            await Promise.race(this.#writes);
+            continue;
+          }
+          const batch = this.#queue.shift()!;
           this.#queuedTicks -= batch.length;
-          await this.#writeFromMemory(batch);
-        } else if (batch) {
-          // Appends failed while the spool holds older batches: those go first.
-          this.#queue.unshift(batch);
-          replayFailures = (await this.#replayOne()) ? 0 : replayFailures + 1;
-          if (replayFailures > 0) await this.#sleep(this.#backoff(replayFailures - 1));
-        } else if (!this.#spool.isEmpty && !this.#stopping) {
+          this.#startWrite(batch);
+        } else if (replayDue) {
+          // The spool holds what came after the batches in flight: they finish first.
+          if (this.#writes.size > 0) {
+            await Promise.all(this.#writes);
+            continue;
+          }
+          // Older batches are in the spool: they go first, in order.
           replayFailures = (await this.#replayOne()) ? 0 : replayFailures + 1;
           if (replayFailures > 0) await this.#sleep(this.#backoff(replayFailures - 1));
         } else if (this.#stopping) {
+          await Promise.all(this.#writes);
           this.#drainChannel();
           this.#seal();
           if (this.#queue.length > 0) continue;
@@ -505,9 +535,38 @@ export class MarketDataService {
         this.#metrics?.errors.inc({ component: 'market-data' });
         await this.#sleep(this.#retryMaxDelayMs);
       } finally {
-        for (const resolve of this.#progressWaiters.splice(0)) resolve();
+        this.#progressed();
       }
     }
+  }
+
+  /**
+   * Hands `batch` to a writer. With several writers, its commit waits for
+   * the batch before it to be stored or spooled: the database never holds
+   * a batch without every batch before it.
+   */
+  #startWrite(batch: Tick[]): void {
+    const previous = this.#lastDurable;
+    let durable!: () => void;
+    this.#lastDurable = new Promise<void>((resolve) => (durable = resolve));
+    const write: Promise<void> = this.#writeFromMemory(
+      batch,
+      this.#writers > 1 ? previous : undefined,
+    )
+      .catch((error: unknown) => {
+        this.#logger.error({ err: error }, 'market-data: writer error');
+        this.#metrics?.errors.inc({ component: 'market-data' });
+      })
+      .finally(() => {
+        durable();
+        this.#writes.delete(write);
+        this.#progressed();
+      });
+    this.#writes.add(write);
+  }
+
+  #progressed(): void {
+    for (const resolve of this.#progressWaiters.splice(0)) resolve();
   }
 
   #wakeWriter(): void {
@@ -520,21 +579,23 @@ export class MarketDataService {
     return new Promise((resolve) => this.#progressWaiters.push(resolve));
   }
 
-  async #writeFromMemory(batch: Tick[]): Promise<void> {
+  async #writeFromMemory(batch: Tick[], commitAfter?: Promise<void>): Promise<void> {
     const inFlight: InFlight = { ticks: batch, fromMemory: true, spooled: false };
-    this.#inFlight = inFlight;
+    this.#inFlight.add(inFlight);
     try {
-      if (await this.#insertWithRetries(batch)) return;
+      if (await this.#insertWithRetries(batch, commitAfter)) return;
       this.#metrics?.batchesFailed.inc();
       this.#metrics?.errors.inc({ component: 'database' });
       this.#logger.error(
         { ticks: batch.length },
         'market-data: batch insert failed after retries; batch goes to the spool',
       );
-      // The batch in flight goes first, then everything queued after it.
+      // The batches in flight go first, then everything queued after them;
+      // the next batch commits once this one is on disk.
       this.#spillQueue();
+      await Promise.all(this.#appends);
     } finally {
-      this.#inFlight = undefined;
+      this.#inFlight.delete(inFlight);
       this.#updateBufferGauge();
     }
   }
@@ -546,7 +607,8 @@ export class MarketDataService {
       await this.#spool.settled();
       return true;
     }
-    this.#inFlight = { ticks, fromMemory: false, spooled: true };
+    const inFlight: InFlight = { ticks, fromMemory: false, spooled: true };
+    this.#inFlight.add(inFlight);
     try {
       if (!(await this.#attempt(ticks))) {
         this.#metrics?.batchRetries.inc();
@@ -559,13 +621,16 @@ export class MarketDataService {
         this.#logger.info({ replayed: this.#replayed }, 'market-data: spool replayed');
       return true;
     } finally {
-      this.#inFlight = undefined;
+      this.#inFlight.delete(inFlight);
     }
   }
 
-  async #insertWithRetries(ticks: readonly Tick[]): Promise<boolean> {
+  async #insertWithRetries(
+    ticks: readonly Tick[],
+    commitAfter: Promise<void> | undefined,
+  ): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
-      if (await this.#attempt(ticks)) return true;
+      if (await this.#attempt(ticks, commitAfter)) return true;
       if (attempt >= this.#maxRetries || this.#abort.signal.aborted) return false;
       this.#metrics?.batchRetries.inc();
       await this.#sleep(this.#backoff(attempt));
@@ -573,12 +638,14 @@ export class MarketDataService {
   }
 
   /** One insert; true when the database took the batch. */
-  async #attempt(ticks: readonly Tick[]): Promise<boolean> {
+  async #attempt(ticks: readonly Tick[], commitAfter?: Promise<void>): Promise<boolean> {
     const started = performance.now();
     let timer: NodeJS.Timeout | undefined;
     try {
       const result = await Promise.race([
-        this.#repository.insertTicks(ticks),
+        commitAfter
+          ? this.#repository.insertTicks(ticks, { commitAfter } satisfies InsertTicksOptions)
+          : this.#repository.insertTicks(ticks),
         new Promise<never>((_, reject) => {
           timer = setTimeout(
             () =>
@@ -647,6 +714,13 @@ export class MarketDataService {
 function positive(value: number, name: string): number {
   if (!Number.isFinite(value) || value <= 0) {
     throw new ConfigError(name, value, 'a positive number');
+  }
+  return value;
+}
+
+function positiveInteger(value: number, name: string): number {
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new ConfigError(name, value, 'a positive integer');
   }
   return value;
 }

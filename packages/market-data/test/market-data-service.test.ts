@@ -15,6 +15,7 @@ import {
   migrateToLatest,
   type MarketDataDatabase,
   type MarketDataServiceOptions,
+  type TickWriter,
 } from '../src/index.js';
 import {
   PG_HOST,
@@ -150,6 +151,48 @@ describe('MarketDataService', () => {
       /batchSize: expected a positive number, got 0/,
     );
     await expect(start({ maxRetries: 1.5 })).rejects.toThrow(/maxRetries/);
+    await expect(start({ writers: 0 })).rejects.toThrow(
+      /writers: expected a positive integer, got 0/,
+    );
+  });
+
+  it('writes batches side by side with two writers, committing them in order', async () => {
+    let running = 0;
+    let mostRunning = 0;
+    const committed: number[] = [];
+    const recording: TickWriter = {
+      insertTicks: async (batch, options) => {
+        running += 1;
+        mostRunning = Math.max(mostRunning, running);
+        try {
+          const result = await main.repository.insertTicks(batch, options);
+          committed.push(batch[0]!.tradeId);
+          return result;
+        } finally {
+          running -= 1;
+        }
+      },
+    };
+    const service = await start({ repository: recording, writers: 2, batchSize: 500 });
+    const ticks = makeTicks(40_000, { startId: 1 });
+    // What is stored is always every tick up to some trade id: no batch commits before the one before it.
+    let gaps = 0;
+    let polling = true;
+    const poller = (async () => {
+      while (polling) {
+        const ids = await storedIds(main.db);
+        if (ids.length > 0 && ids.at(-1) !== ids.length) gaps += 1;
+      }
+    })();
+    await service.consume(ticks);
+    await service.stop();
+    polling = false;
+    await poller;
+    expect(await storedIds(main.db)).toEqual(range(1, 40_000));
+    expect(service.stats()).toMatchObject({ stored: 40_000, duplicates: 0, spooled: 0 });
+    expect(mostRunning).toBe(2);
+    expect(committed).toEqual(range(0, 80).map((i) => 1 + i * 500));
+    expect(gaps).toBe(0);
   });
 
   it('flushes every buffered tick on stop', async () => {
@@ -163,105 +206,120 @@ describe('MarketDataService', () => {
     expect(service.offer(makeTicks(1, { startId: 5000 })[0]!)).toBe(false);
   });
 
-  it('loses nothing through a database outage mid-stream (connections cut, port refusing, then back)', async () => {
-    const proxy = new TcpProxy(PG_PORT);
-    const port = await proxy.start();
-    const viaProxy = await openRepository(port);
-    cleanups.push(
-      () => viaProxy.close(),
-      () => proxy.stop(),
-    );
-    const metrics = newMetrics();
-    const spoolDir = await tempDir();
-    const service = await start({
-      repository: viaProxy.repository,
-      metrics,
-      spoolDir,
-      batchSize: 200,
-      flushIntervalMs: 20,
-      maxRetries: 2,
-      maxBufferedTicks: 1000,
-      insertTimeoutMs: 2000,
-    });
-    const ticks = makeTicks(30_000, { startId: 1 });
-    let maxBuffered = 0;
-    const producer = (async () => {
-      for (let i = 0; i < ticks.length; i += 100) {
-        for (const tick of ticks.slice(i, i + 100)) expect(service.offer(tick)).toBe(true);
-        maxBuffered = Math.max(maxBuffered, service.stats().buffered);
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    })();
-    await eventually(
-      async () => (await storedIds(main.db)).length > 2000,
-      10_000,
-      'some ticks stored',
-    );
-    await proxy.stop();
-    await eventually(() => service.stats().spooled > 0, 10_000, 'ticks spooled during the outage');
-    await new Promise((r) => setTimeout(r, 500));
-    await proxy.start();
-    await producer;
-    await service.flush();
-    await eventually(
-      async () => (await storedIds(main.db)).length === ticks.length,
-      30_000,
-      'every tick stored',
-    );
-
-    expect(await storedIds(main.db)).toEqual(range(1, 30_000));
-    expect(await metric(metrics, 'trading_batches_failed_total')).toBeGreaterThan(0);
-    expect(await metric(metrics, 'trading_batch_retries_total')).toBeGreaterThan(0);
-    // Memory stayed bounded: the queue's bound, as much again on its way to
-    // the disk, and the batches being sealed.
-    expect(maxBuffered).toBeLessThanOrEqual(2 * (1000 + 200));
-    await eventually(() => service.stats().spoolSegments === 0, 10_000, 'spool emptied');
-    expect((await readdir(spoolDir)).filter((f) => f.endsWith('.spool'))).toEqual([]);
-    expect(await metric(metrics, 'trading_spool_ticks')).toBe(0);
-  });
-
-  it('loses nothing when the server terminates its connections', async () => {
-    const terminator = await openRepository(PG_PORT);
-    const victim = await openRepository(PG_PORT, { application_name: 'market-data-victim' });
-    cleanups.push(
-      () => terminator.close(),
-      () => victim.close(),
-    );
-    const spoolDir = await tempDir();
-    const service = await start({
-      repository: victim.repository,
-      spoolDir,
-      batchSize: 300,
-      flushIntervalMs: 10,
-      maxRetries: 5,
-    });
-    const ticks = makeTicks(20_000, { startId: 1 });
-    const producer = (async () => {
-      for (let i = 0; i < ticks.length; i += 200) {
-        // Honour backpressure: a full channel refuses the tick, it does not lose it.
-        for (const tick of ticks.slice(i, i + 200)) {
-          while (!service.offer(tick)) await service.whenWritable();
+  it.each([1, 2])(
+    'loses nothing through a database outage mid-stream (connections cut, port refusing, then back), %i writer(s)',
+    async (writers) => {
+      const proxy = new TcpProxy(PG_PORT);
+      const port = await proxy.start();
+      const viaProxy = await openRepository(port, { max: writers + 1 });
+      cleanups.push(
+        () => viaProxy.close(),
+        () => proxy.stop(),
+      );
+      const metrics = newMetrics();
+      const spoolDir = await tempDir();
+      const service = await start({
+        repository: viaProxy.repository,
+        metrics,
+        spoolDir,
+        batchSize: 200,
+        flushIntervalMs: 20,
+        maxRetries: 2,
+        maxBufferedTicks: 1000,
+        insertTimeoutMs: 2000,
+        writers,
+      });
+      const ticks = makeTicks(30_000, { startId: 1 });
+      let maxBuffered = 0;
+      const producer = (async () => {
+        for (let i = 0; i < ticks.length; i += 100) {
+          for (const tick of ticks.slice(i, i + 100)) expect(service.offer(tick)).toBe(true);
+          maxBuffered = Math.max(maxBuffered, service.stats().buffered);
+          await new Promise((r) => setTimeout(r, 5));
         }
-        await new Promise((r) => setTimeout(r, 3));
+      })();
+      await eventually(
+        async () => (await storedIds(main.db)).length > 2000,
+        10_000,
+        'some ticks stored',
+      );
+      await proxy.stop();
+      await eventually(
+        () => service.stats().spooled > 0,
+        10_000,
+        'ticks spooled during the outage',
+      );
+      await new Promise((r) => setTimeout(r, 500));
+      await proxy.start();
+      await producer;
+      await service.flush();
+      await eventually(
+        async () => (await storedIds(main.db)).length === ticks.length,
+        30_000,
+        'every tick stored',
+      );
+
+      expect(await storedIds(main.db)).toEqual(range(1, 30_000));
+      expect(await metric(metrics, 'trading_batches_failed_total')).toBeGreaterThan(0);
+      expect(await metric(metrics, 'trading_batch_retries_total')).toBeGreaterThan(0);
+      // Memory stayed bounded: the queue's bound, as much again on its way to
+      // the disk, and the batches being sealed.
+      expect(maxBuffered).toBeLessThanOrEqual(2 * (1000 + 200));
+      await eventually(() => service.stats().spoolSegments === 0, 10_000, 'spool emptied');
+      expect((await readdir(spoolDir)).filter((f) => f.endsWith('.spool'))).toEqual([]);
+      expect(await metric(metrics, 'trading_spool_ticks')).toBe(0);
+    },
+  );
+
+  it.each([1, 2])(
+    'loses nothing when the server terminates its connections, %i writer(s)',
+    async (writers) => {
+      const terminator = await openRepository(PG_PORT);
+      const victim = await openRepository(PG_PORT, {
+        application_name: 'market-data-victim',
+        max: writers + 1,
+      });
+      cleanups.push(
+        () => terminator.close(),
+        () => victim.close(),
+      );
+      const spoolDir = await tempDir();
+      const service = await start({
+        repository: victim.repository,
+        spoolDir,
+        batchSize: 300,
+        flushIntervalMs: 10,
+        maxRetries: 5,
+        writers,
+      });
+      const ticks = makeTicks(20_000, { startId: 1 });
+      const producer = (async () => {
+        for (let i = 0; i < ticks.length; i += 200) {
+          // Honour backpressure: a full channel refuses the tick, it does not lose it.
+          for (const tick of ticks.slice(i, i + 200)) {
+            while (!service.offer(tick)) await service.whenWritable();
+          }
+          await new Promise((r) => setTimeout(r, 3));
+        }
+      })();
+      let terminated = 0;
+      while (terminated < 5) {
+        await new Promise((r) => setTimeout(r, 60));
+        const { rows } = await pg_terminate(terminator.db);
+        terminated += rows.length;
       }
-    })();
-    let terminated = 0;
-    while (terminated < 5) {
-      await new Promise((r) => setTimeout(r, 60));
-      const { rows } = await pg_terminate(terminator.db);
-      terminated += rows.length;
-    }
-    await producer;
-    await service.stop();
-    const { accepted, spoolTicks } = service.stats();
-    expect(accepted).toBe(20_000);
-    // stop() leaves in the spool what the database did not take yet; the next start replays it.
-    if (spoolTicks > 0) {
-      const next = await start({ spoolDir });
-      await eventually(() => next.stats().spoolTicks === 0, 10_000, 'spool replayed');
-    }
-    expect(await storedIds(main.db)).toEqual(range(1, 20_000));
-  });
+      await producer;
+      await service.stop();
+      const { accepted, spoolTicks } = service.stats();
+      expect(accepted).toBe(20_000);
+      // stop() leaves in the spool what the database did not take yet; the next start replays it.
+      if (spoolTicks > 0) {
+        const next = await start({ spoolDir });
+        await eventually(() => next.stats().spoolTicks === 0, 10_000, 'spool replayed');
+      }
+      expect(await storedIds(main.db)).toEqual(range(1, 20_000));
+    },
+  );
 
   it('replays the spool in order after a restart', async () => {
     const proxy = new TcpProxy(PG_PORT);
