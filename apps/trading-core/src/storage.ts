@@ -20,6 +20,11 @@ export interface Storage {
   readonly db: Kysely<MarketDataDatabase>;
   readonly ticks: TickRepository;
   readonly paperTrades: PaperTradeRepository;
+  /**
+   * Batch writers the market-data service runs: 2 on PostgreSQL (a server
+   * process each, commits kept in order), 1 on PGlite (one connection).
+   */
+  readonly tickWriters: number;
   /** Where the data lives, without secrets, e.g. `postgres://app:***@db/trade`. */
   readonly description: string;
   /** Resolves when the database answers a trivial query. */
@@ -43,6 +48,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   let db: Kysely<MarketDataDatabase>;
   let description: string;
   let closeEmbedded: () => Promise<void> = () => Promise.resolve();
+  let tickWriters = 1;
   if (options.databaseUrl) {
     const pool = new pg.Pool({
       connectionString: options.databaseUrl,
@@ -56,6 +62,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
       ...(options.metrics ? { metrics: options.metrics } : {}),
     });
     description = redactUrl(options.databaseUrl);
+    tickWriters = 2;
   } else {
     const dir = join(options.dataDir, 'pglite');
     await mkdir(dir, { recursive: true });
@@ -80,6 +87,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     db,
     ticks: new TickRepository(db),
     paperTrades: new PaperTradeRepository(db),
+    tickWriters,
     description,
     async ping() {
       await sql`select 1`.execute(db);
