@@ -21,7 +21,7 @@ import { median, type BenchSuite, type Figure } from '../harness.js';
 // as the app runs it (two writers, commits in order) and with one writer.
 const ROWS = Number(process.env.BENCH_MD_ROWS ?? 1_000_000);
 const RUNS = Number(process.env.BENCH_MD_RUNS ?? 5);
-const BATCH = 5_000; // the service's default batch size
+const BATCH = 10_000; // the service's default batch size
 const WRITERS = 2; // the app's writers on PostgreSQL
 const PER_ROW_ROWS = Number(process.env.BENCH_MD_PER_ROW_ROWS ?? 20_000);
 const SERVER_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';

@@ -35,14 +35,19 @@ describe('tick rows', () => {
   it('passes a valid tick and builds one array literal per column', () => {
     expect(tickProblem(valid)).toBeUndefined();
     expect(
-      tickArrays([valid, { ...valid, tradeId: 43, isBuyerMaker: false, side: 'BUY' }]),
+      tickArrays([
+        valid,
+        { ...valid, tradeId: 43, isBuyerMaker: false, side: 'BUY', tradeTime: 1_700_000_000_007 },
+        { ...valid, tradeId: 44, tradeTime: 1_699_999_999_998 },
+      ]),
     ).toEqual([
-      '{BTCUSDT,BTCUSDT}',
-      '{42,43}',
-      '{43250.01000000,43250.01000000}',
-      '{0.0000000012345678,0.0000000012345678}',
-      '{t,f}',
-      '{1700000000000,1700000000000}',
+      '{BTCUSDT,BTCUSDT,BTCUSDT}',
+      '{42,43,44}',
+      '{43250.01000000,43250.01000000,43250.01000000}',
+      '{0.0000000012345678,0.0000000012345678,0.0000000012345678}',
+      '{t,f,t}',
+      '{0,7,-2}',
+      '1700000000000',
     ]);
   });
 

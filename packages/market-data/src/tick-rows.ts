@@ -31,11 +31,13 @@ export function tickProblem(tick: Tick): string | undefined {
  * text parameter each: building them by hand is several times faster than
  * letting the driver quote every element. `side` is left out: the statement
  * derives it from `is_buyer_maker`, which {@link tickProblem} has checked it
- * agrees with, and the database parses one array less. Only for ticks that
- * passed {@link tickProblem}.
+ * agrees with, and the database parses one array less. Trade times go as
+ * offsets from the first tick's, the last parameter: a few digits a row
+ * instead of thirteen. Only for ticks that passed {@link tickProblem}.
  */
 export function tickArrays(ticks: readonly Tick[]): string[] {
   const n = ticks.length;
+  const base = n > 0 ? ticks[0]!.tradeTime : 0;
   const symbols = new Array<string>(n);
   const ids = new Array<number>(n);
   const prices = new Array<string>(n);
@@ -49,9 +51,13 @@ export function tickArrays(ticks: readonly Tick[]): string[] {
     prices[i] = tick.price;
     quantities[i] = tick.quantity;
     makers[i] = tick.isBuyerMaker ? 't' : 'f';
-    times[i] = tick.tradeTime;
+    times[i] = tick.tradeTime - base;
   }
-  return [symbols, ids, prices, quantities, makers, times].map((column) => `{${column.join(',')}}`);
+  const columns = [symbols, ids, prices, quantities, makers, times].map(
+    (column) => `{${column.join(',')}}`,
+  );
+  columns.push(String(base));
+  return columns;
 }
 
 /**
