@@ -21,7 +21,7 @@ import { median, type BenchSuite, type Figure } from '../harness.js';
 // as the app runs it (two writers, commits in order) and with one writer.
 const ROWS = Number(process.env.BENCH_MD_ROWS ?? 1_000_000);
 const RUNS = Number(process.env.BENCH_MD_RUNS ?? 5);
-const BATCH = 10_000; // the service's default batch size
+const BATCH = 5_000; // the service's default batch size
 const WRITERS = 2; // the app's writers on PostgreSQL
 const PER_ROW_ROWS = Number(process.env.BENCH_MD_PER_ROW_ROWS ?? 20_000);
 const SERVER_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -72,27 +72,41 @@ async function databaseUrl(): Promise<string> {
   return url.href;
 }
 
+/** A load to time: `load` writes `rows` rows into an empty `tick_data`. */
+interface Load {
+  readonly rows: number;
+  readonly load: () => Promise<void>;
+}
+
 /**
- * Rows per second of `load` over `rows` rows: the median of RUNS runs on an
- * emptied table, after one untimed run (JIT, pool connections, server caches).
+ * Rows per second of each load: the median of RUNS rounds on an emptied
+ * table, after one untimed round (JIT, pool connections, server caches).
+ * Each round runs every load in turn, so loads compared side by side see
+ * the same moments of a shared machine.
  */
-async function rate(
-  pool: pg.Pool,
-  rows: number,
-  load: () => Promise<void>,
-  runs = RUNS,
-): Promise<number> {
-  const rates: number[] = [];
+async function rates(pool: pg.Pool, loads: readonly Load[], runs = RUNS): Promise<number[]> {
+  const measured = loads.map(() => [] as number[]);
   for (let run = -1; run < runs; run++) {
-    await pool.query('truncate tick_data');
-    await pool.query('checkpoint').catch(() => undefined); // superuser only: a steadier start
-    const started = performance.now();
-    await load();
-    if (run >= 0) rates.push(rows / ((performance.now() - started) / 1000));
+    for (const [i, { rows, load }] of loads.entries()) {
+      await pool.query('truncate tick_data');
+      await pool.query('checkpoint').catch(() => undefined); // superuser only: a steadier start
+      const started = performance.now();
+      await load();
+      const elapsed = (performance.now() - started) / 1000;
+      const { rows: count } = await pool.query<{ n: string }>(
+        'select count(*) as n from tick_data',
+      );
+      if (Number(count[0]!.n) !== rows)
+        throw new Error(`expected ${rows} rows, found ${count[0]!.n}`);
+      if (run >= 0) measured[i]!.push(rows / elapsed);
+    }
   }
-  const { rows: count } = await pool.query<{ n: string }>('select count(*) as n from tick_data');
-  if (Number(count[0]!.n) !== rows) throw new Error(`expected ${rows} rows, found ${count[0]!.n}`);
-  return median(rates);
+  return measured.map((r) => median(r));
+}
+
+/** {@link rates} of one load. */
+async function rate(pool: pg.Pool, rows: number, load: () => Promise<void>): Promise<number> {
+  return (await rates(pool, [{ rows, load }]))[0]!;
 }
 
 /**
@@ -136,21 +150,26 @@ export const suite: BenchSuite = {
     const figures: Figure[] = [];
 
     // 1. The repository: one unnest statement per batch, in key order, as the
-    // app runs it (two writers, commits in order), and with one writer.
-    const repositoryRate = await rate(pool, ROWS, () => writeInOrder(repository, batches, WRITERS));
-    const oneWriterRate = await rate(pool, ROWS, () => writeInOrder(repository, batches, 1));
-
-    // 2. Naive: one INSERT per row, autocommit; enough rows for a steady rate.
+    // app runs it (two writers, commits in order), and with one writer; in
+    // the same rounds, 2. the naive way: one INSERT per row, autocommit,
+    // over enough rows for a steady rate.
     const perRowRows = Math.min(ROWS, PER_ROW_ROWS);
-    const perRowRate = await rate(pool, perRowRows, async () => {
-      for (const t of ticks.slice(0, perRowRows)) {
-        await pool.query(
-          `insert into tick_data (${INSERT_COLUMNS}) values ($1, $2, $3, $4, $5, $6, to_timestamp($7::float8 / 1000))
-           on conflict (symbol, trade_id) do nothing`,
-          [t.symbol, t.tradeId, t.price, t.quantity, t.side, t.isBuyerMaker, t.tradeTime],
-        );
-      }
-    });
+    const [repositoryRate, oneWriterRate, perRowRate] = (await rates(pool, [
+      { rows: ROWS, load: () => writeInOrder(repository, batches, WRITERS) },
+      { rows: ROWS, load: () => writeInOrder(repository, batches, 1) },
+      {
+        rows: perRowRows,
+        async load() {
+          for (const t of ticks.slice(0, perRowRows)) {
+            await pool.query(
+              `insert into tick_data (${INSERT_COLUMNS}) values ($1, $2, $3, $4, $5, $6, to_timestamp($7::float8 / 1000))
+               on conflict (symbol, trade_id) do nothing`,
+              [t.symbol, t.tradeId, t.price, t.quantity, t.side, t.isBuyerMaker, t.tradeTime],
+            );
+          }
+        },
+      },
+    ])) as [number, number, number];
 
     // 3. Multi-row VALUES: 1000 rows (7000 parameters) per statement.
     const valuesRows = Math.min(ROWS, 300_000);
@@ -219,16 +238,18 @@ export const suite: BenchSuite = {
     }
     const replayRate = replayRows / (median(replayTimes) / 1000);
 
-    // 6. Batch size: the same load in batches of 1000, 5000, 10000 and 20000, two writers.
-    const sweepRows = Math.min(ROWS, 300_000);
-    const sweep: [number, number][] = [];
-    for (const size of [1_000, 5_000, 10_000, 20_000]) {
-      const sized = chunks(ticks.slice(0, sweepRows), size);
-      sweep.push([
-        size,
-        await rate(pool, sweepRows, () => writeInOrder(repository, sized, WRITERS)),
-      ]);
-    }
+    // 6. Batch size: the same load in batches of 1000, 2500, 5000, 10000 and
+    // 20000, two writers, sizes taking turns in each round.
+    const sweepRows = Math.min(ROWS, 500_000);
+    const sizes = [1_000, 2_500, 5_000, 10_000, 20_000];
+    const sweepRates = await rates(
+      pool,
+      sizes.map((size) => {
+        const sized = chunks(ticks.slice(0, sweepRows), size);
+        return { rows: sweepRows, load: () => writeInOrder(repository, sized, WRITERS) };
+      }),
+    );
+    const sweep = sizes.map((size, i) => [size, sweepRates[i]!] as const);
 
     // 7. The service end to end: offer every tick as fast as the channel takes
     // them, resolve when stop() has every tick stored. With a memory bound
@@ -308,14 +329,14 @@ export const suite: BenchSuite = {
         measured: repositoryRate,
         unit: 'rows/s',
         target: { op: '>=', value: 150_000 },
-        note: `${ROWS.toLocaleString('en-US')} rows into tick_data with both indexes, commits in order, as the app writes; median of ${RUNS}`,
+        note: `${ROWS.toLocaleString('en-US')} rows into tick_data with both indexes, commits in order, as the app writes; median of ${RUNS} rounds`,
       },
       {
         name: 'repository vs naive per-row INSERT',
         measured: repositoryRate / perRowRate,
         unit: 'x',
         target: { op: '>=', value: 100 },
-        note: `per-row: ${Math.round(perRowRate).toLocaleString('en-US')} rows/s over ${perRowRows.toLocaleString('en-US')} rows, autocommit`,
+        note: `per-row: ${Math.round(perRowRate).toLocaleString('en-US')} rows/s over ${perRowRows.toLocaleString('en-US')} rows, autocommit, timed in the same rounds`,
       },
       {
         name: `repository insert, 1 writer`,
@@ -350,7 +371,7 @@ export const suite: BenchSuite = {
         name: `repository insert, batches of ${size}`,
         measured: r,
         unit: 'rows/s',
-        note: `${sweepRows.toLocaleString('en-US')} rows, ${WRITERS} writers, median of ${RUNS}`,
+        note: `${sweepRows.toLocaleString('en-US')} rows, ${WRITERS} writers, median of ${RUNS} rounds`,
       })),
       {
         name: 'service end to end (offer -> stored)',

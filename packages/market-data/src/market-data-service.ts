@@ -21,7 +21,7 @@ export interface MarketDataServiceOptions {
   spoolDir: string;
   /** Slots of the tick channel. Default 10,000. */
   channelCapacity?: number;
-  /** A batch is written when it holds this many ticks... Default 10,000. */
+  /** A batch is written when it holds this many ticks... Default 5,000. */
   batchSize?: number;
   /** ...or when its oldest tick has waited this long. Default 250 ms. */
   flushIntervalMs?: number;
@@ -174,7 +174,7 @@ export class MarketDataService {
     this.#logger = options.logger ?? silentLogger;
     this.#spool = spool;
     this.#channelCapacity = positive(options.channelCapacity ?? 10_000, 'channelCapacity');
-    this.#batchSize = positive(options.batchSize ?? 10_000, 'batchSize');
+    this.#batchSize = positive(options.batchSize ?? 5_000, 'batchSize');
     this.#flushIntervalMs = positive(options.flushIntervalMs ?? 250, 'flushIntervalMs');
     this.#writers = positiveInteger(options.writers ?? 1, 'writers');
     this.#maxRetries = nonNegative(options.maxRetries ?? 3, 'maxRetries');
