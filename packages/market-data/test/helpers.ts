@@ -1,9 +1,10 @@
 import { createTick, type Tick } from '@trade/core';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+
+export { TcpProxy } from '@trade/test-support';
 
 /** The server the tests use: TEST_DATABASE_URL, or the local PostgreSQL. */
 const serverUrl = new URL(
@@ -86,55 +87,4 @@ export async function eventually(
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
-
-/**
- * A TCP proxy on loopback that can be taken down (listener closed, every
- * connection cut) and brought back on the same port: a database or Redis
- * outage, for real sockets.
- */
-export class TcpProxy {
-  #server: Server | undefined;
-  readonly #sockets = new Set<Socket>();
-  #port = 0;
-
-  constructor(
-    private readonly targetPort: number,
-    private readonly targetHost = '127.0.0.1',
-  ) {}
-
-  get port(): number {
-    return this.#port;
-  }
-
-  async start(): Promise<number> {
-    const server = createServer((client) => {
-      const upstream = connect(this.targetPort, this.targetHost);
-      for (const socket of [client, upstream]) {
-        this.#sockets.add(socket);
-        socket.on('close', () => this.#sockets.delete(socket));
-        socket.on('error', () => {
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.#port, '127.0.0.1', () => resolve());
-    });
-    this.#port = (server.address() as { port: number }).port;
-    this.#server = server;
-    return this.#port;
-  }
-
-  /** Refuses new connections and cuts the open ones. */
-  async stop(): Promise<void> {
-    const server = this.#server;
-    this.#server = undefined;
-    for (const socket of this.#sockets) socket.destroy();
-    this.#sockets.clear();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
 }

@@ -36,7 +36,7 @@ afterEach(async () => {
   await killLeftovers();
   await exchange?.close();
   exchange = undefined;
-  await proxy?.cut();
+  await proxy?.stop();
   proxy = undefined;
   await removeDir(dataDir);
   dataDir = undefined;
@@ -63,7 +63,7 @@ describe('fault suite: PostgreSQL and Redis', () => {
     );
     const flushedBefore = await run.metric('trading_batches_flushed_total');
 
-    await proxy.cut();
+    await proxy.stop();
     const cutAt = Date.now();
     // Not ready while the database does not answer; the stream goes on.
     await until('/ready to report the database', async () => {
@@ -122,7 +122,7 @@ describe('fault suite: PostgreSQL and Redis', () => {
       await until('ticks in Redis', async () => (await newestCached(symbols[0]!)) !== undefined);
       expect(await run.metric('trading_cache_update_failures_total')).toBe(0);
 
-      await proxy.cut();
+      await proxy.stop();
       await until(
         'cache update failures',
         async () => (await run.metric('trading_cache_update_failures_total')) > 0,

@@ -1,11 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBinanceSimulator, type BinanceSimulator } from '@trade/exchange-binance/sim';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { launch, sample, waitForStatus, type AppProcess } from '../support/app-process.js';
+
+export { TcpProxy } from '@trade/test-support';
 
 // Shared by the fault scenarios: the app runs as its own process against a
 // simulator in the test process (which holds the ground truth and injects
@@ -343,57 +344,6 @@ export async function settle(
   }
   const exitCode = await run.stop();
   return { comparison: await compareWithTruth(exchange.sim, symbols), exitCode };
-}
-
-/**
- * A TCP proxy on loopback that can be cut (every connection destroyed, the
- * port refusing) and brought back on the same port: a PostgreSQL or Redis
- * outage for the app, without touching the shared server.
- */
-export class TcpProxy {
-  #server: Server | undefined;
-  readonly #sockets = new Set<Socket>();
-  #port = 0;
-
-  constructor(
-    private readonly targetPort: number,
-    private readonly targetHost = '127.0.0.1',
-  ) {}
-
-  get port(): number {
-    return this.#port;
-  }
-
-  async start(): Promise<number> {
-    const server = createServer((client) => {
-      const upstream = connect(this.targetPort, this.targetHost);
-      for (const socket of [client, upstream]) {
-        this.#sockets.add(socket);
-        socket.on('close', () => this.#sockets.delete(socket));
-        socket.on('error', () => {
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.#port, '127.0.0.1', () => resolve());
-    });
-    this.#port = (server.address() as { port: number }).port;
-    this.#server = server;
-    return this.#port;
-  }
-
-  /** Cuts every open connection and refuses new ones until {@link start}. */
-  async cut(): Promise<void> {
-    const server = this.#server;
-    this.#server = undefined;
-    for (const socket of this.#sockets) socket.destroy();
-    this.#sockets.clear();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
 }
 
 /** The newest stored trade id of each of `symbols` that has rows. */
