@@ -1,45 +1,19 @@
 import { MALFORMED_KINDS } from '@trade/exchange-binance/sim';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  EXACT,
-  clearRedis,
-  createDatabase,
-  databaseUrl,
-  dropDatabase,
-  killLeftovers,
-  removeDir,
-  settle,
-  sleep,
-  startApp,
-  startExchange,
-  tempDataDir,
-  until,
-  type Exchange,
-} from './support.js';
+import { describe, expect, it } from 'vitest';
+import { EXACT, databaseUrl, faultScenario, settle, sleep, startApp, until } from './support.js';
 
 // Faults of the exchange side, each ending with tick_data equal to the
 // simulator's ground truth.
 
-let exchange: Exchange | undefined;
-let dataDir: string | undefined;
 const SYMBOLS = ['FLTAUSDT', 'FLTBUSDT', 'FLTCUSDT', 'FLTDUSDT'];
 
-beforeAll(createDatabase);
-afterEach(async () => {
-  await killLeftovers();
-  await exchange?.close();
-  exchange = undefined;
-  await removeDir(dataDir);
-  dataDir = undefined;
-  await clearRedis(SYMBOLS);
-});
-afterAll(dropDatabase);
+const scenario = faultScenario(SYMBOLS);
 
 describe('fault suite: the exchange', () => {
   it('recovers every trade through drops, a stall, serverShutdown, gaps, duplicates and refused reconnects', async () => {
     const symbols = SYMBOLS.slice(0, 2);
-    exchange = await startExchange(symbols, 101);
-    dataDir = await tempDataDir();
+    const exchange = await scenario.exchange(symbols, 101);
+    const dataDir = await scenario.dataDir();
     const { sim } = exchange;
     const run = await startApp(exchange, { symbols, dataDir, databaseUrl: databaseUrl() });
     exchange.run(300);
@@ -116,8 +90,8 @@ describe('fault suite: the exchange', () => {
 
   it('counts a flood of malformed frames by reason and stores every good trade exactly', async () => {
     const symbols = SYMBOLS.slice(2, 4);
-    exchange = await startExchange(symbols, 202);
-    dataDir = await tempDataDir();
+    const exchange = await scenario.exchange(symbols, 202);
+    const dataDir = await scenario.dataDir();
     const { sim } = exchange;
     const run = await startApp(exchange, { symbols, dataDir, databaseUrl: databaseUrl() });
     exchange.run(200);

@@ -1,51 +1,33 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   EXACT,
-  clearRedis,
   compareWithTruth,
-  createDatabase,
   databaseUrl,
-  dropDatabase,
-  killLeftovers,
-  removeDir,
+  faultScenario,
   settle,
   sleep,
   startApp,
-  startExchange,
   storedCount,
   storedMax,
-  tempDataDir,
   until,
-  type Exchange,
 } from './support.js';
 
 // The app process stopped mid-stream, gracefully or not, and started again
 // on the same data directory and database.
 
-let exchange: Exchange | undefined;
-let dataDir: string | undefined;
 const SYMBOLS = ['FLTIUSDT', 'FLTJUSDT', 'FLTKUSDT', 'FLTLUSDT', 'FLTMUSDT', 'FLTNUSDT'];
 
-beforeAll(createDatabase);
-afterEach(async () => {
-  await killLeftovers();
-  await exchange?.close();
-  exchange = undefined;
-  await removeDir(dataDir);
-  dataDir = undefined;
-  await clearRedis(SYMBOLS);
-});
-afterAll(dropDatabase);
+const scenario = faultScenario(SYMBOLS);
 
 const ERROR_LEVEL = 50;
 
 describe('fault suite: stopping the app', () => {
   it('SIGTERM mid-stream flushes every tick it read and exits 0; a restart resumes after them', async () => {
     const symbols = SYMBOLS.slice(0, 2);
-    exchange = await startExchange(symbols, 505);
-    dataDir = await tempDataDir();
+    const exchange = await scenario.exchange(symbols, 505);
+    const dataDir = await scenario.dataDir();
     const options = { symbols, dataDir, databaseUrl: databaseUrl() };
     const first = await startApp(exchange, options);
     exchange.run(2_000);
@@ -87,8 +69,8 @@ describe('fault suite: stopping the app', () => {
 
   it('after SIGKILL mid-stream, the spool and the REST backfill on restart recover every tick', async () => {
     const symbols = SYMBOLS.slice(2, 4);
-    exchange = await startExchange(symbols, 606);
-    dataDir = await tempDataDir();
+    const exchange = await scenario.exchange(symbols, 606);
+    const dataDir = await scenario.dataDir();
     const options = { symbols, dataDir, databaseUrl: databaseUrl() };
     const first = await startApp(exchange, options);
     exchange.run(2_000);
@@ -122,8 +104,8 @@ describe('fault suite: stopping the app', () => {
 
   it('resumes within RESUME_MAX_TRADES: older missed trades are counted as unrecovered', async () => {
     const symbols = SYMBOLS.slice(4, 6);
-    exchange = await startExchange(symbols, 707);
-    dataDir = await tempDataDir();
+    const exchange = await scenario.exchange(symbols, 707);
+    const dataDir = await scenario.dataDir();
     const options = { symbols, dataDir, databaseUrl: databaseUrl() };
     const first = await startApp(exchange, options);
     exchange.run(500);

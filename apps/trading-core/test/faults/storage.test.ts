@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   EXACT,
   PG_HOST,
@@ -7,49 +7,27 @@ import {
   REDIS_HOST,
   REDIS_PORT,
   REDIS_URL,
-  TcpProxy,
-  clearRedis,
-  createDatabase,
   databaseUrl,
-  dropDatabase,
-  killLeftovers,
-  removeDir,
+  faultScenario,
   settle,
   sleep,
   startApp,
-  startExchange,
-  tempDataDir,
   until,
-  type Exchange,
 } from './support.js';
 
 // Outages of the app's stores, through a loopback proxy the test cuts and
 // restores: the shared servers keep running for everyone else.
 
-let exchange: Exchange | undefined;
-let dataDir: string | undefined;
-let proxy: TcpProxy | undefined;
 const SYMBOLS = ['FLTEUSDT', 'FLTFUSDT', 'FLTGUSDT', 'FLTHUSDT'];
 
-beforeAll(createDatabase);
-afterEach(async () => {
-  await killLeftovers();
-  await exchange?.close();
-  exchange = undefined;
-  await proxy?.stop();
-  proxy = undefined;
-  await removeDir(dataDir);
-  dataDir = undefined;
-  await clearRedis(SYMBOLS);
-});
-afterAll(dropDatabase);
+const scenario = faultScenario(SYMBOLS);
 
 describe('fault suite: PostgreSQL and Redis', () => {
   it('spools through 30 s without PostgreSQL (connections cut and refused), then stores every tick', async () => {
     const symbols = SYMBOLS.slice(0, 2);
-    exchange = await startExchange(symbols, 303);
-    dataDir = await tempDataDir();
-    proxy = new TcpProxy(PG_PORT, PG_HOST);
+    const exchange = await scenario.exchange(symbols, 303);
+    const dataDir = await scenario.dataDir();
+    const proxy = scenario.proxy(PG_PORT, PG_HOST);
     const port = await proxy.start();
     const run = await startApp(exchange, {
       symbols,
@@ -99,9 +77,9 @@ describe('fault suite: PostgreSQL and Redis', () => {
 
   it('keeps storing while Redis is down, counts the cache failures, and refills Redis when it is back', async () => {
     const symbols = SYMBOLS.slice(2, 4);
-    exchange = await startExchange(symbols, 404);
-    dataDir = await tempDataDir();
-    proxy = new TcpProxy(REDIS_PORT, REDIS_HOST);
+    const exchange = await scenario.exchange(symbols, 404);
+    const dataDir = await scenario.dataDir();
+    const proxy = scenario.proxy(REDIS_PORT, REDIS_HOST);
     const port = await proxy.start();
     const proxiedRedis = new URL(REDIS_URL);
     proxiedRedis.hostname = '127.0.0.1';

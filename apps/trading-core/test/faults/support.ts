@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import { startBinanceSimulator, type BinanceSimulator } from '@trade/exchange-binance/sim';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { TcpProxy } from '@trade/test-support';
 import { launch, sample, waitForStatus, type AppProcess } from '../support/app-process.js';
 
-export { TcpProxy } from '@trade/test-support';
+export { TcpProxy };
 
 // Shared by the fault scenarios: the app runs as its own process against a
 // simulator in the test process (which holds the ground truth and injects
@@ -181,6 +183,50 @@ export function tempDataDir(): Promise<string> {
 
 export async function removeDir(dir: string | undefined): Promise<void> {
   if (dir) await rm(dir, { recursive: true, force: true });
+}
+
+/** What a fault scenario starts; each is released after its test. */
+export interface FaultScenario {
+  /** A simulated exchange for `symbols`, seeded, closed after the test. */
+  exchange(symbols: readonly string[], seed: number): Promise<Exchange>;
+  /** A fresh data directory, removed after the test. */
+  dataDir(): Promise<string>;
+  /** A proxy to a store, stopped after the test (start it yourself). */
+  proxy(targetPort: number, targetHost: string): TcpProxy;
+}
+
+/**
+ * The hooks every fault file needs, registered once: the database created
+ * before the file and dropped after it; after each test, app processes left
+ * behind killed, what the scenario started released, and the Redis keys of
+ * `symbols` cleared.
+ */
+export function faultScenario(symbols: readonly string[]): FaultScenario {
+  const releases: (() => Promise<void>)[] = [];
+  beforeAll(createDatabase);
+  afterEach(async () => {
+    await killLeftovers();
+    for (const release of releases.splice(0).reverse()) await release();
+    await clearRedis(symbols);
+  });
+  afterAll(dropDatabase);
+  return {
+    async exchange(exchangeSymbols, seed) {
+      const exchange = await startExchange(exchangeSymbols, seed);
+      releases.push(() => exchange.close());
+      return exchange;
+    },
+    async dataDir() {
+      const dir = await tempDataDir();
+      releases.push(() => removeDir(dir));
+      return dir;
+    },
+    proxy(targetPort, targetHost) {
+      const proxy = new TcpProxy(targetPort, targetHost);
+      releases.push(() => proxy.stop());
+      return proxy;
+    },
+  };
 }
 
 /** Deletes the `tick:<SYMBOL>` keys of `symbols`. */
