@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 
-export { TcpProxy } from '@trade/test-support';
+// By path, not as a devDependency: a published package must not name a private one.
+export { TcpProxy } from '../../../tests/support/src/index.js';
 
 /** The server the tests use: TEST_DATABASE_URL, or the local PostgreSQL. */
 const serverUrl = new URL(
