@@ -1,6 +1,6 @@
 import { ConfigError, TradeError, silentLogger, type Logger, type Tick } from '@trade/core';
 import type { TradingMetrics } from '@trade/metrics';
-import type { InsertTicksOptions, InsertTicksResult, TickWriter } from './tick-repository.js';
+import type { InsertTicksResult, TickWriter } from './tick-repository.js';
 import { TickSpool } from './tick-spool.js';
 
 /** What the service needs of a cache: {@link TickCache} has it. */
@@ -75,10 +75,9 @@ export interface MarketDataServiceStats {
   readonly spoolTicks: number;
 }
 
+/** A batch from memory being inserted. */
 interface InFlight {
   readonly ticks: Tick[];
-  /** Taken from memory (not from the spool). */
-  readonly fromMemory: boolean;
   /** A copy already sits in the spool. */
   spooled: boolean;
 }
@@ -141,7 +140,7 @@ export class MarketDataService {
   #flushTimer: NodeJS.Timeout | undefined;
   readonly #queue: Tick[][] = [];
   #queuedTicks = 0;
-  /** Batches being inserted: from memory (up to one per writer), or one replayed from the spool. */
+  /** Batches from memory being inserted, up to one per writer. */
   readonly #inFlight = new Set<InFlight>();
   /** Inserts of batches from memory under way. */
   readonly #writes = new Set<Promise<void>>();
@@ -427,7 +426,7 @@ export class MarketDataService {
    */
   #spillQueue(): void {
     for (const inFlight of this.#inFlight) {
-      if (inFlight.fromMemory && !inFlight.spooled) {
+      if (!inFlight.spooled) {
         inFlight.spooled = true;
         this.#appendToSpool(inFlight.ticks);
       }
@@ -478,13 +477,13 @@ export class MarketDataService {
   /** Ticks of batches from memory being inserted. */
   get #memoryInFlight(): number {
     let ticks = 0;
-    for (const inFlight of this.#inFlight) if (inFlight.fromMemory) ticks += inFlight.ticks.length;
+    for (const inFlight of this.#inFlight) ticks += inFlight.ticks.length;
     return ticks;
   }
 
   get #bufferedTicks(): number {
     let inFlight = 0;
-    for (const f of this.#inFlight) if (f.fromMemory && !f.spooled) inFlight += f.ticks.length;
+    for (const f of this.#inFlight) if (!f.spooled) inFlight += f.ticks.length;
     return this.#current.length + this.#queuedTicks + inFlight + this.#appendingTicks;
   }
 
@@ -580,7 +579,7 @@ export class MarketDataService {
   }
 
   async #writeFromMemory(batch: Tick[], commitAfter?: Promise<void>): Promise<void> {
-    const inFlight: InFlight = { ticks: batch, fromMemory: true, spooled: false };
+    const inFlight: InFlight = { ticks: batch, spooled: false };
     this.#inFlight.add(inFlight);
     try {
       if (await this.#insertWithRetries(batch, commitAfter)) return;
@@ -607,22 +606,16 @@ export class MarketDataService {
       await this.#spool.settled();
       return true;
     }
-    const inFlight: InFlight = { ticks, fromMemory: false, spooled: true };
-    this.#inFlight.add(inFlight);
-    try {
-      if (!(await this.#attempt(ticks))) {
-        this.#metrics?.batchRetries.inc();
-        return false;
-      }
-      await this.#spool.ack();
-      this.#updateSpoolGauge();
-      this.#replayed += ticks.length;
-      if (this.#spool.isEmpty)
-        this.#logger.info({ replayed: this.#replayed }, 'market-data: spool replayed');
-      return true;
-    } finally {
-      this.#inFlight.delete(inFlight);
+    if (!(await this.#attempt(ticks))) {
+      this.#metrics?.batchRetries.inc();
+      return false;
     }
+    await this.#spool.ack();
+    this.#updateSpoolGauge();
+    this.#replayed += ticks.length;
+    if (this.#spool.isEmpty)
+      this.#logger.info({ replayed: this.#replayed }, 'market-data: spool replayed');
+    return true;
   }
 
   async #insertWithRetries(
@@ -643,9 +636,7 @@ export class MarketDataService {
     let timer: NodeJS.Timeout | undefined;
     try {
       const result = await Promise.race([
-        commitAfter
-          ? this.#repository.insertTicks(ticks, { commitAfter } satisfies InsertTicksOptions)
-          : this.#repository.insertTicks(ticks),
+        this.#repository.insertTicks(ticks, { commitAfter }),
         new Promise<never>((_, reject) => {
           timer = setTimeout(
             () =>
