@@ -86,9 +86,11 @@ describe('the metric catalogue against the specification', () => {
       'trading_ticks_backfilled_total',
       'trading_ticks_unrecovered_total',
       'trading_spool_ticks',
+      'trading_ticks_refused_total',
       'trading_ws_last_message_age_seconds',
       'trading_paper_fees_paid_total',
       'trading_paper_slippage_cost_total',
+      'trading_paper_fills_dropped_total',
       'trading_build_info',
     ]);
   });

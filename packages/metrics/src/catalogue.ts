@@ -131,6 +131,14 @@ export const METRIC_CATALOGUE = {
     origin: 'added',
   },
 
+  ticksRefused: {
+    name: 'trading_ticks_refused_total',
+    type: 'counter',
+    help: 'Total number of ticks the database refused as invalid, kept in the rejected file of the spool directory',
+    group: 'batches',
+    origin: 'added',
+  },
+
   // 3. Cache
   cacheHits: {
     name: 'trading_cache_hits_total',
@@ -247,6 +255,13 @@ export const METRIC_CATALOGUE = {
     name: 'trading_paper_slippage_cost_total',
     type: 'counter',
     help: 'Total cost of slippage on paper trades in USD',
+    group: 'paper',
+    origin: 'added',
+  },
+  paperFillsDropped: {
+    name: 'trading_paper_fills_dropped_total',
+    type: 'counter',
+    help: 'Total number of paper fills dropped because the trade log could not be written and its buffer was full',
     group: 'paper',
     origin: 'added',
   },
