@@ -16,6 +16,14 @@ export interface FillLogOptions {
   logger?: Logger;
   /** Called when a background write fails (the fills stay buffered and are retried). */
   onWriteError?: (error: unknown) => void;
+  /**
+   * Most fills kept while the writer fails; past it the oldest are dropped
+   * (counted through {@link onDrop}), so an outage cannot exhaust memory.
+   * Default 10,000.
+   */
+  maxPending?: number;
+  /** Called with the number of fills dropped past {@link maxPending}. */
+  onDrop?: (count: number) => void;
 }
 
 /**
@@ -23,7 +31,8 @@ export interface FillLogOptions {
  * `maxBatch` are waiting, `maxDelayMs` after the first one, and on
  * {@link FillLog.flush}. `add` never waits; one write runs at a time, in
  * order. A failed write keeps its fills at the front of the buffer for the
- * next attempt, so nothing is lost.
+ * next attempt; only past `maxPending` fills are the oldest dropped, and
+ * counted.
  */
 export class FillLog {
   private buffer: PaperFill[] = [];
@@ -34,7 +43,12 @@ export class FillLog {
   private readonly maxDelayMs: number;
   private readonly logger: Logger;
   private readonly onWriteError: ((error: unknown) => void) | undefined;
+  private readonly maxPending: number;
+  private readonly onDrop: ((count: number) => void) | undefined;
   private written = 0;
+  private dropped = 0;
+  /** Fills dropped since the writer last succeeded: reported once it does. */
+  private droppedInOutage = 0;
   /** A write is queued by the batch bound and has not started: no need to queue another. */
   private queued = false;
 
@@ -44,6 +58,8 @@ export class FillLog {
     this.maxDelayMs = Math.max(0, options.maxDelayMs ?? 1000);
     this.logger = options.logger ?? silentLogger;
     this.onWriteError = options.onWriteError;
+    this.maxPending = Math.max(1, Math.floor(options.maxPending ?? 10_000));
+    this.onDrop = options.onDrop;
   }
 
   /** Fills buffered and not yet written. */
@@ -56,9 +72,15 @@ export class FillLog {
     return this.written;
   }
 
+  /** Fills dropped because more than `maxPending` waited for a failing writer. */
+  get droppedCount(): number {
+    return this.dropped;
+  }
+
   /** Buffers `fill`; starts a write when the batch is full. Never waits. */
   add(fill: PaperFill): void {
     this.buffer.push(fill);
+    this.enforceBound();
     if (this.buffer.length >= this.maxBatch) {
       if (this.queued) return;
       this.queued = true;
@@ -99,8 +121,16 @@ export class FillLog {
       try {
         await this.writer.write(batch);
         this.written += batch.length;
+        if (this.droppedInOutage > 0) {
+          this.logger.warn(
+            { dropped: this.droppedInOutage },
+            'paper fills are written again; fills dropped while the writer failed',
+          );
+          this.droppedInOutage = 0;
+        }
       } catch (error) {
         this.buffer = batch.concat(this.buffer);
+        this.enforceBound();
         this.logger.error(
           { err: error, fills: batch.length, pending: this.buffer.length },
           'paper fills could not be written; kept for the next attempt',
@@ -113,6 +143,22 @@ export class FillLog {
         });
       }
     }
+  }
+
+  /** Drops the oldest fills beyond `maxPending`: bounded memory while the writer fails. */
+  private enforceBound(): void {
+    const excess = this.buffer.length - this.maxPending;
+    if (excess <= 0) return;
+    this.buffer.splice(0, excess);
+    if (this.droppedInOutage === 0) {
+      this.logger.error(
+        { maxPending: this.maxPending },
+        'paper fill buffer full while the writer fails; dropping the oldest fills',
+      );
+    }
+    this.dropped += excess;
+    this.droppedInOutage += excess;
+    this.onDrop?.(excess);
   }
 
   private arm(): void {

@@ -415,5 +415,36 @@ describe('PaperEngine', () => {
       const errors = await metrics.errors.get();
       expect(errors.values.find((v) => v.labels.component === 'paper-engine')?.value).toBe(1);
     });
+
+    it('keeps at most maxPending fills while the writer fails, dropping and counting the oldest', async () => {
+      const metrics = newMetrics();
+      const writer = new MemoryWriter();
+      writer.failNext = Number.POSITIVE_INFINITY;
+      const engine = new PaperEngine({
+        strategy: everyTick,
+        portfolio: flatPortfolio,
+        fillWriter: writer,
+        metrics,
+        fillBatch: { maxBatch: 4, maxDelayMs: 60_000, maxPending: 10 },
+      });
+      const ids = Array.from({ length: 50 }, (_, i) => i + 1);
+      for (const t of ticksAt('BTCUSDT', ids)) {
+        engine.onTick(t);
+        // Let each batch write fail before the next tick: the buffer must stay bounded throughout.
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(engine.state().pendingFills).toBeLessThanOrEqual(10);
+      }
+      expect(engine.state().pendingFills).toBe(10);
+      expect(await value(metrics.paperFillsDropped)).toBe(40);
+
+      // The database is back: the newest 10 fills are written, in order.
+      writer.failNext = 0;
+      await engine.stop();
+      expect(writer.fills.map((f) => f.timestamp)).toEqual(
+        ticksAt('BTCUSDT', ids)
+          .slice(40)
+          .map((t) => t.tradeTime),
+      );
+    });
   });
 });

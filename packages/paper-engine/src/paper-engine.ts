@@ -28,7 +28,7 @@ export interface PaperEngineOptions {
   /**
    * Prometheus handles; without them the engine records nothing. Used:
    * paperTrades, paperPortfolioValue, paperPnl, paperTickDuration (around the
-   * whole tick), paperFeesPaid, paperSlippageCost, cacheHits/cacheMisses
+   * whole tick), paperFeesPaid, paperSlippageCost, paperFillsDropped, cacheHits/cacheMisses
    * (warm-up) and errors{component="paper-engine"}.
    */
   metrics?: TradingMetrics;
@@ -36,8 +36,13 @@ export interface PaperEngineOptions {
   recentTicks?: RecentTicks;
   /** Where fills are written (`paper_trades`), in batches. */
   fillWriter?: PaperFillWriter;
-  /** Batch bounds of the fill writer: `maxBatch` fills (100) or `maxDelayMs` (1000). */
-  fillBatch?: { maxBatch?: number; maxDelayMs?: number };
+  /**
+   * Batch bounds of the fill writer: `maxBatch` fills (100) or `maxDelayMs`
+   * (1000); and `maxPending` (10,000), the most fills kept while the writer
+   * fails, beyond which the oldest are dropped and counted in
+   * `trading_paper_fills_dropped_total`.
+   */
+  fillBatch?: { maxBatch?: number; maxDelayMs?: number; maxPending?: number };
   logger?: Logger;
   /** Called with every fill after it is applied (synchronously, in the tick). */
   onFill?: (fill: PaperFill, executed: ExecutedFill) => void;
@@ -124,6 +129,7 @@ export class PaperEngine {
           ...options.fillBatch,
           logger: this.logger,
           onWriteError: () => metrics?.errors.inc({ component: 'paper-engine' }),
+          onDrop: (count) => metrics?.paperFillsDropped.inc(count),
         })
       : undefined;
     metrics?.paperPortfolioValue.set(this.portfolio.equity());
