@@ -3,8 +3,10 @@ export type {
   BinanceSimulator,
   BinanceSimulatorOptions,
   MalformedKind,
+  RefuseConnectionsOptions,
   SimConnectionInfo,
   SimFaultKind,
+  SimRequestLogEntry,
   SimulatorStats,
 } from './sim/binance-simulator.js';
 export { TradeHistory, formatPrice, formatQuantity } from './sim/trade-history.js';

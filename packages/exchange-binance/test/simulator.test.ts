@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { createServer, type AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { startBinanceSimulator, type BinanceSimulator } from '../src/sim.js';
 import { waitFor } from './helpers.js';
@@ -6,6 +7,7 @@ import { waitFor } from './helpers.js';
 const sims: BinanceSimulator[] = [];
 const sockets: WebSocket[] = [];
 afterEach(async () => {
+  vi.useRealTimers();
   for (const ws of sockets.splice(0)) ws.terminate();
   for (const sim of sims.splice(0)) await sim.close();
 });
@@ -179,4 +181,129 @@ describe('Binance simulator', () => {
         .map((t) => t.id),
     );
   });
+
+  it('rejects on a port in use and leaves no timer running', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as AddressInfo;
+    // The simulator's intervals are unref'd, so process.getActiveResourcesInfo() does not
+    // list them; fake intervals are counted whatever their ref state.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const before = vi.getTimerCount();
+      await expect(startBinanceSimulator({ port, rate: 0 })).rejects.toMatchObject({
+        code: 'EADDRINUSE',
+      });
+      expect(vi.getTimerCount()).toBe(before);
+      // The count does see the simulator's timers when it starts, and their end on close.
+      const s = await startBinanceSimulator({ rate: 0 });
+      expect(vi.getTimerCount()).toBeGreaterThan(before);
+      await s.close();
+      expect(vi.getTimerCount()).toBe(before);
+    } finally {
+      vi.useRealTimers();
+      blocker.close();
+    }
+  });
+
+  it('injects random faults: drop at 60 a minute cuts every connection within seconds', async () => {
+    const s = await sim({ symbols: ['BTCUSDT'], faults: { drop: 60 } });
+    const { ws } = await connect(`${s.url}/ws/btcusdt@trade`);
+    const code = await new Promise<number>((resolve) => ws.once('close', resolve));
+    expect(code).toBe(1006); // abnormal: TCP destroyed, no close frame
+    expect(s.stats().connectionsAccepted).toBe(1);
+  });
+
+  it('logs REST requests with their time and status, and sends the Retry-After it is given', async () => {
+    const s = await sim({ symbols: ['BTCUSDT'] });
+    s.generate(3);
+    s.failRest(1, 418, 120);
+    const first = await fetch(`${s.restUrl}/api/v3/trades?symbol=BTCUSDT&limit=1`);
+    await first.text();
+    expect(first.status).toBe(418);
+    expect(first.headers.get('retry-after')).toBe('120');
+    const second = await fetch(`${s.restUrl}/api/v3/trades?symbol=BTCUSDT&limit=1`);
+    await second.text();
+    const log = s.restLog();
+    expect(log.map(({ path, status }) => [path, status])).toEqual([
+      ['/api/v3/trades?symbol=BTCUSDT&limit=1', 418],
+      ['/api/v3/trades?symbol=BTCUSDT&limit=1', 200],
+    ]);
+    expect(log[1]!.at).toBeGreaterThanOrEqual(log[0]!.at);
+  });
+
+  it('refuses REST answers that would show withheld ids, and counts them', async () => {
+    const s = await sim({ symbols: ['BTCUSDT', 'ETHUSDT'] });
+    s.generate(100);
+    const ids = s.truth('BTCUSDT').map((t) => t.id);
+    s.refuseHistory('BTCUSDT', ids[40]!, ids[49]!);
+    const status = async (path: string) => {
+      const response = await fetch(`${s.restUrl}${path}`);
+      const body: unknown = await response.json();
+      return { status: response.status, rows: Array.isArray(body) ? body.length : 0 };
+    };
+    const hist = (symbol: string, from: number, limit: number) =>
+      status(`/api/v3/historicalTrades?symbol=${symbol}&fromId=${from}&limit=${limit}`);
+    expect(await hist('BTCUSDT', ids[0]!, 40)).toEqual({ status: 200, rows: 40 });
+    expect(await hist('BTCUSDT', ids[0]!, 41)).toEqual({ status: 503, rows: 0 });
+    expect(await hist('BTCUSDT', ids[45]!, 1)).toEqual({ status: 503, rows: 0 });
+    expect(await hist('BTCUSDT', ids[49]!, 10)).toEqual({ status: 503, rows: 0 });
+    expect(await hist('BTCUSDT', ids[50]!, 10)).toEqual({ status: 200, rows: 10 });
+    // Another symbol's same ids are not withheld.
+    const eth = s.truth('ETHUSDT').map((t) => t.id);
+    expect(await hist('ETHUSDT', eth[0]!, 100)).toEqual({ status: 200, rows: 100 });
+    expect(await status(`/api/v3/aggTrades?symbol=BTCUSDT&fromId=${ids[30]!}&limit=20`)).toEqual({
+      status: 503,
+      rows: 0,
+    });
+    // `trades` (the newest) is refused only while the window reaches the withheld ids.
+    expect(await status('/api/v3/trades?symbol=BTCUSDT&limit=50')).toEqual({
+      status: 200,
+      rows: 50,
+    });
+    expect(await status('/api/v3/trades?symbol=BTCUSDT&limit=51')).toEqual({
+      status: 503,
+      rows: 0,
+    });
+    expect(s.stats().restWithheld).toBe(5);
+    expect(s.restLog().filter((e) => e.status === 503)).toHaveLength(5);
+    expect(() => s.refuseHistory('BTCUSDT', 10, 5)).toThrow();
+  });
+
+  it('answers upgrades past the attempt limit with 429 and a Retry-After', async () => {
+    const s = await sim({ symbols: ['BTCUSDT'], maxConnectionAttempts: 2 });
+    await connect(`${s.url}/ws/btcusdt@trade`);
+    await connect(`${s.url}/ws/btcusdt@trade`);
+    const refused = await upgrade(`${s.url}/ws/btcusdt@trade`);
+    expect(refused.status).toBe(429);
+    // Both earlier attempts stay in the 5-minute window for about 300 s more.
+    expect(Number(refused.retryAfter)).toBeGreaterThan(290);
+    expect(Number(refused.retryAfter)).toBeLessThanOrEqual(300);
+    expect(s.upgradeLog().map((e) => e.status)).toEqual([101, 101, 429]);
+  });
+
+  it('refuses upgrades for a while with the status and Retry-After asked for', async () => {
+    const s = await sim({ symbols: ['BTCUSDT'] });
+    s.refuseConnections(60_000);
+    expect(await upgrade(`${s.url}/ws/btcusdt@trade`)).toEqual({ status: 503, retryAfter: null });
+    s.refuseConnections(60_000, { status: 429, retryAfterSeconds: 7 });
+    expect(await upgrade(`${s.url}/ws/btcusdt@trade`)).toEqual({ status: 429, retryAfter: '7' });
+    s.refuseConnections(0);
+    await connect(`${s.url}/ws/btcusdt@trade`);
+    expect(s.stats().connectionsRefused).toBe(2);
+  });
 });
+
+/** Sends a WebSocket upgrade request and returns the HTTP answer when it is not 101. */
+function upgrade(wsUrl: string): Promise<{ status: number; retryAfter: string | null }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(wsUrl);
+    sockets.push(ws);
+    ws.once('open', () => reject(new Error('upgrade accepted')));
+    ws.once('error', () => undefined);
+    ws.once('unexpected-response', (req, res) => {
+      resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] ?? null });
+      req.destroy();
+    });
+  });
+}

@@ -1,4 +1,10 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  STATUS_CODES,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import {
   InvalidInputError,
@@ -83,7 +89,10 @@ export interface SimulatorStats {
   peakConnections: number;
   framesSent: number;
   restRequests: number;
+  /** REST requests answered with an error by {@link BinanceSimulator.failRest} or the weight limit. */
   restRejected: number;
+  /** REST requests refused because their answer would hold ids withheld by {@link BinanceSimulator.refuseHistory}. */
+  restWithheld: number;
   /** Connections dropped for sending more than the allowed messages per second. */
   rateLimitDrops: number;
   /** Subscriptions refused because a connection would exceed its stream limit. */
@@ -98,6 +107,24 @@ export interface SimConnectionInfo {
   readonly path: string;
   readonly streams: readonly string[];
   readonly openedAt: number;
+}
+
+/** One request the simulator answered, as {@link BinanceSimulator.restLog} and {@link BinanceSimulator.upgradeLog} list them. */
+export interface SimRequestLogEntry {
+  /** When it arrived (the simulator's clock, milliseconds). */
+  readonly at: number;
+  /** Path and query, e.g. `/api/v3/historicalTrades?symbol=BTCUSDT&fromId=7&limit=1000`. */
+  readonly path: string;
+  /** HTTP status answered: `101` for an accepted WebSocket upgrade. */
+  readonly status: number;
+}
+
+/** Options of {@link BinanceSimulator.refuseConnections}. */
+export interface RefuseConnectionsOptions {
+  /** HTTP status of the refusal. Default `503`. */
+  status?: number;
+  /** Sent as the `Retry-After` header (seconds) when set. */
+  retryAfterSeconds?: number;
 }
 
 /** A running simulator: see {@link startBinanceSimulator}. */
@@ -129,10 +156,37 @@ export interface BinanceSimulator {
   malformed(kind?: MalformedKind): void;
   /** Sends `serverShutdown` to every connection, and closes them `closeAfterMs` later (default 1 s). */
   serverShutdown(closeAfterMs?: number): void;
-  /** Refuses WebSocket upgrades (HTTP 503) for `ms`. */
-  refuseConnections(ms: number): void;
-  /** The next `count` REST requests fail with `status` (default 500). */
-  failRest(count: number, status?: number): void;
+  /**
+   * Refuses WebSocket upgrades for `ms`: HTTP 503 by default, or the given
+   * status, with a `Retry-After` header when `retryAfterSeconds` is set.
+   *
+   * @example
+   * ```ts
+   * sim.refuseConnections(100, { status: 429, retryAfterSeconds: 2 });
+   * ```
+   */
+  refuseConnections(ms: number, options?: RefuseConnectionsOptions): void;
+  /**
+   * The next `count` REST requests fail with `status` (default 500) and
+   * `Retry-After: retryAfterSeconds` (default 1). With 418 this is Binance's IP ban.
+   */
+  failRest(count: number, status?: number, retryAfterSeconds?: number): void;
+  /**
+   * REST trade requests (`historicalTrades`, `aggTrades`, `trades`) of
+   * `symbol` whose answer would hold any id in `[fromId, toId]` are answered
+   * HTTP 503 with no rows, as if the exchange had lost that history; counted
+   * in `stats().restWithheld` and logged in {@link restLog}. Calls add up.
+   *
+   * @example
+   * ```ts
+   * sim.refuseHistory('BTCUSDT', first, first + 99); // a spool, not REST, must carry these
+   * ```
+   */
+  refuseHistory(symbol: string, fromId: number, toId: number): void;
+  /** The REST requests answered, oldest first (the newest 10 000). */
+  restLog(): SimRequestLogEntry[];
+  /** The WebSocket upgrade requests answered (accepted: 101), oldest first (the newest 10 000). */
+  upgradeLog(): SimRequestLogEntry[];
   /** Open connections. */
   connections(): SimConnectionInfo[];
   stats(): SimulatorStats;
@@ -179,6 +233,7 @@ interface Connection {
 
 const FIVE_MINUTES = 5 * 60_000;
 const HIGH_WATER = 1 << 20;
+const LOG_LIMIT = 10_000;
 
 /**
  * Starts a Binance-protocol server on loopback: combined (`/stream?streams=`)
@@ -247,17 +302,28 @@ export async function startBinanceSimulator(
     framesSent: 0,
     restRequests: 0,
     restRejected: 0,
+    restWithheld: 0,
     rateLimitDrops: 0,
     streamLimitRefusals: 0,
     pongTimeouts: 0,
   };
   let nextConnectionId = 1;
   let refuseUntil = 0;
-  let restFailures: { count: number; status: number } = { count: 0, status: 500 };
+  let refusal: RefuseConnectionsOptions = {};
+  let restFailures = { count: 0, status: 500, retryAfterSeconds: 1 };
+  const withheld = new Map<SymbolState, { fromId: number; toId: number }[]>();
+  const restRequestLog: SimRequestLogEntry[] = [];
+  const upgradeRequestLog: SimRequestLogEntry[] = [];
   const attempts: number[] = [];
   const restWeights: { at: number; weight: number }[] = [];
   let closed = false;
   const timers = new Set<NodeJS.Timeout>();
+
+  /** Appends to a request log, keeping the newest {@link LOG_LIMIT} (a long-running simulator must not grow). */
+  function logRequest(log: SimRequestLogEntry[], entry: SimRequestLogEntry): void {
+    log.push(entry);
+    if (log.length > LOG_LIMIT * 2) log.splice(0, log.length - LOG_LIMIT);
+  }
 
   function later(ms: number, fn: () => void): void {
     const timer = setTimeout(() => {
@@ -388,14 +454,26 @@ export async function startBinanceSimulator(
     while (attempts.length > 0 && attempts[0]! <= at - FIVE_MINUTES) attempts.shift();
     attempts.push(at);
     const url = new URL(request.url ?? '/', 'http://sim');
-    const refuse = (status: number, text: string) => {
+    const path = request.url ?? '/';
+    const refuse = (status: number, retryAfterSeconds?: number) => {
       stats.connectionsRefused++;
-      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      logRequest(upgradeRequestLog, { at, path, status });
+      const retryAfter =
+        retryAfterSeconds === undefined ? '' : `Retry-After: ${retryAfterSeconds}\r\n`;
+      socket.end(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Refused'}\r\n${retryAfter}` +
+          'Connection: close\r\nContent-Length: 0\r\n\r\n',
+      );
     };
-    if (closed || at < refuseUntil) return refuse(503, 'Service Unavailable');
-    if (attempts.length > maxAttempts) return refuse(429, 'Too Many Requests');
+    if (closed) return refuse(503);
+    if (at < refuseUntil) return refuse(refusal.status ?? 503, refusal.retryAfterSeconds);
+    if (attempts.length > maxAttempts) {
+      // Binance's answer to more than 300 attempts in 5 minutes: wait until enough leave the window.
+      const freeAt = attempts[attempts.length - maxAttempts]! + FIVE_MINUTES;
+      return refuse(429, Math.max(1, Math.ceil((freeAt - at) / 1000)));
+    }
     const response = handshakeResponse(request);
-    if (!response) return refuse(400, 'Bad Request');
+    if (!response) return refuse(400);
 
     let combined: boolean;
     let initial: string[];
@@ -406,7 +484,7 @@ export async function startBinanceSimulator(
       combined = false;
       initial = parseStreams(decodeURIComponent(url.pathname.slice(4)));
     } else {
-      return refuse(404, 'Not Found');
+      return refuse(404);
     }
     const connection: Connection = {
       id: nextConnectionId++,
@@ -424,9 +502,10 @@ export async function startBinanceSimulator(
     };
     // Names in the URL that are not streams are ignored, as Binance does (ccxt puts its own tag there).
     const known = initial.filter((s) => byStream.has(s) || byStream.has(s.toLowerCase()));
-    if (subscribe(connection, known) !== undefined) return refuse(400, 'Bad Request');
+    if (subscribe(connection, known) !== undefined) return refuse(400);
     socket.setNoDelay(true);
     socket.write(response);
+    logRequest(upgradeRequestLog, { at, path, status: 101 });
     connections.add(connection);
     stats.connectionsAccepted++;
     stats.openConnections = connections.size;
@@ -508,8 +587,11 @@ export async function startBinanceSimulator(
 
   function onHttp(request: IncomingMessage, response: ServerResponse): void {
     stats.restRequests++;
-    const url = new URL(request.url ?? '/', 'http://sim');
+    const at = now();
+    const path = request.url ?? '/';
+    const url = new URL(path, 'http://sim');
     const json = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      logRequest(restRequestLog, { at, path, status });
       response.writeHead(status, { 'content-type': 'application/json', ...headers });
       response.end(JSON.stringify(body));
     };
@@ -519,10 +601,9 @@ export async function startBinanceSimulator(
       return json(
         restFailures.status,
         { code: -1000, msg: 'Simulated failure' },
-        { 'retry-after': '1' },
+        { 'retry-after': String(restFailures.retryAfterSeconds) },
       );
     }
-    const at = now();
     const weight = url.pathname === '/api/v3/aggTrades' ? 4 : 25;
     while (restWeights.length > 0 && restWeights[0]!.at <= at - 60_000) restWeights.shift();
     const used = restWeights.reduce((sum, w) => sum + w.weight, 0) + weight;
@@ -576,6 +657,10 @@ export async function startBinanceSimulator(
       );
     }
     const trades = history.range(fromId, limit);
+    if (trades.length > 0 && isWithheld(state, trades[0]!.id, trades[trades.length - 1]!.id)) {
+      stats.restWithheld++;
+      return json(503, { code: -1000, msg: 'Simulated: history withheld' }, headers);
+    }
     if (url.pathname === '/api/v3/aggTrades') {
       return json(
         200,
@@ -605,6 +690,11 @@ export async function startBinanceSimulator(
       })),
       headers,
     );
+  }
+
+  /** Whether an answer holding ids `first`..`last` of `state` would show a withheld id. */
+  function isWithheld(state: SymbolState, first: number, last: number): boolean {
+    return (withheld.get(state) ?? []).some((r) => r.fromId <= last && r.toId >= first);
   }
 
   // ---- pacing -------------------------------------------------------------
@@ -689,19 +779,15 @@ export async function startBinanceSimulator(
     }
   }
 
-  const intervals = [
-    setInterval(timedGeneration, 10),
-    setInterval(housekeeping, Math.min(1000, pingIntervalMs, pongTimeoutMs)),
-    setInterval(pingAll, pingIntervalMs),
-    setInterval(randomFaults, 1000),
-  ];
-  for (const interval of intervals) interval.unref();
-
   const server: Server = createServer(onHttp);
   server.on('upgrade', (request: IncomingMessage, socket: Socket) => onUpgrade(request, socket));
+  // Nothing runs before the port is ours: a failed listen (EADDRINUSE) leaves no timer behind.
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   const address = server.address() as AddressInfo;
   const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -788,12 +874,26 @@ export async function startBinanceSimulator(
         for (const connection of doomed) closeConnection(connection, 1001, 'server shutdown');
       });
     },
-    refuseConnections(ms) {
+    refuseConnections(ms, options = {}) {
       refuseUntil = now() + ms;
+      refusal = options;
     },
-    failRest(count, status = 500) {
-      restFailures = { count, status };
+    failRest(count, status = 500, retryAfterSeconds = 1) {
+      restFailures = { count, status, retryAfterSeconds };
     },
+    refuseHistory(symbol, fromId, toId) {
+      const state = resolveSymbols(symbol)[0]!;
+      if (!(Number.isSafeInteger(fromId) && Number.isSafeInteger(toId) && fromId <= toId)) {
+        throw new InvalidInputError(
+          'fromId..toId',
+          [fromId, toId],
+          'two trade ids, fromId <= toId',
+        );
+      }
+      withheld.set(state, [...(withheld.get(state) ?? []), { fromId, toId }]);
+    },
+    restLog: () => restRequestLog.slice(-LOG_LIMIT),
+    upgradeLog: () => upgradeRequestLog.slice(-LOG_LIMIT),
     connections: () =>
       [...connections].map((c) => ({
         id: c.id,
@@ -813,6 +913,15 @@ export async function startBinanceSimulator(
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+  // Started only now that the server listens and `simulator` exists (randomFaults calls it).
+  lastTick = now();
+  const intervals = [
+    setInterval(timedGeneration, 10),
+    setInterval(housekeeping, Math.min(1000, pingIntervalMs, pongTimeoutMs)),
+    setInterval(pingAll, pingIntervalMs),
+    setInterval(randomFaults, 1000),
+  ];
+  for (const interval of intervals) interval.unref();
   return simulator;
 }
 
