@@ -2,7 +2,7 @@ import type { Logger } from '@trade/core';
 import { TickCache } from '@trade/market-data';
 import type { TradingMetrics } from '@trade/metrics';
 import { Redis } from 'ioredis';
-import { redactUrl } from './config.js';
+import { redactUrl } from './secrets.js';
 
 /** The hot tick cache and what it holds on to. */
 export interface AppCache {
@@ -30,6 +30,8 @@ export function openCache(options: {
     lazyConnect: false,
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
+    // ioredis ends a command that got no answer: the cache counts it as a failed update.
+    commandTimeout: 2_000,
     retryStrategy: (attempt) => Math.min(attempt * 200, 5_000),
   });
   let lastLogged = 0;

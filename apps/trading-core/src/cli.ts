@@ -9,9 +9,10 @@ import { runBacktestCommand } from './commands/backtest.js';
 import { runLive } from './commands/live.js';
 import { runMigrate } from './commands/migrate.js';
 import { runSim } from './commands/sim.js';
-import { readLiveConfig, readPositiveIntegerFlag, readRate } from './config.js';
+import { readLiveConfig, readLogLevel, readPositiveIntegerFlag, readRate } from './config.js';
 import { COMMAND_HELP, usage } from './help.js';
 import { createLogger } from './logger.js';
+import { passwordsIn, Scrubber, scrubbingStream } from './secrets.js';
 import { onShutdown } from './shutdown.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
@@ -45,8 +46,13 @@ const ACCEPTS: Readonly<Record<string, readonly (keyof typeof OPTIONS)[]>> = {
 
 class UsageError extends TradeError {}
 
+// Whatever the process prints goes through it: no password of a URL setting is ever shown.
+let scrubber = new Scrubber(passwordsIn(process.env));
+
 async function main(argv: string[]): Promise<number> {
   const args = effectiveArgs(argv, process.env.npm_lifecycle_event);
+  // URL flags hold passwords too; they are known before parsing can fail.
+  scrubber = new Scrubber(passwordsIn(process.env, args));
   let parsed;
   try {
     parsed = parseArgs({ args, allowPositionals: true, strict: true, options: OPTIONS });
@@ -78,12 +84,16 @@ async function main(argv: string[]): Promise<number> {
     throw new UsageError(`${command} does not take --${refused.join(', --')}`);
   }
 
+  const level = readLogLevel(process.env);
   const metrics = createTradingMetrics({ registry: new Registry(), version });
   // A backtest's result is stdout (`--json` pipes it); its logs go to stderr.
-  const destination = pino.destination({ dest: command === 'backtest' ? 2 : 1, sync: true });
-  const logger = createLogger(metrics, {}, destination);
+  const destination = scrubbingStream(
+    pino.destination({ dest: command === 'backtest' ? 2 : 1, sync: true }),
+    scrubber,
+  );
+  const logger = createLogger(metrics, { level }, destination);
   // The libraries count their own errors: the logger they get must not count them again.
-  const libraryLogger = createLogger(undefined, {}, destination);
+  const libraryLogger = createLogger(undefined, { level }, destination);
   const shutdown = onShutdown(logger);
 
   switch (command) {
@@ -149,15 +159,16 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
+    const say = (text: string) => process.stderr.write(scrubber.scrub(text));
     if (ConfigError.isInstance(error)) {
-      process.stderr.write(`trading-core: invalid configuration: ${error.message}\n`);
+      say(`trading-core: invalid configuration: ${error.message}\n`);
       process.exitCode = 2;
     } else if (error instanceof UsageError) {
-      process.stderr.write(`trading-core: ${error.message}\n\n${usage(version)}`);
+      say(`trading-core: ${error.message}\n\n${usage(version)}`);
       process.exitCode = 2;
     } else {
       const message = error instanceof Error ? error.message : String(error);
-      process.stderr.write(`trading-core: ${message}\n`);
+      say(`trading-core: ${message}\n`);
       process.exitCode = 1;
     }
   },

@@ -1,6 +1,6 @@
 import { ConfigError } from '@trade/core';
 import { describe, expect, it } from 'vitest';
-import { readLiveConfig, readMetricsConfig, redactUrl } from './config.js';
+import { readLiveConfig, readLogLevel, readMetricsConfig } from './config.js';
 
 describe('readMetricsConfig', () => {
   it('defaults to 0.0.0.0:9090', () => {
@@ -91,11 +91,36 @@ describe('readLiveConfig', () => {
   });
 });
 
-describe('redactUrl', () => {
-  it('hides the password only', () => {
-    expect(redactUrl('postgres://app:s3cret@db:5432/trade')).toBe(
-      'postgres://app:***@db:5432/trade',
+describe('readLogLevel', () => {
+  it('defaults to info and reads any pino level', () => {
+    expect(readLogLevel({})).toBe('info');
+    expect(readLogLevel({ LOG_LEVEL: ' DEBUG ' })).toBe('debug');
+    expect(readLogLevel({ LOG_LEVEL: 'silent' })).toBe('silent');
+  });
+
+  it.each(['loud', '', '30'])('refuses LOG_LEVEL=%j naming it', (value) => {
+    expect(() => readLogLevel({ LOG_LEVEL: value })).toThrow(
+      /^LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got /,
     );
-    expect(redactUrl('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379');
+  });
+});
+
+describe('URL settings that do not parse', () => {
+  it.each([
+    ['DATABASE_URL', 'postgres://user:s3cret@host:badport/db'],
+    ['DATABASE_URL', 'postgres://user:s3cret@[::1/db'],
+    ['DATABASE_URL', 'user:s3cret@host/db'],
+    ['REDIS_URL', 'redis://:s3cret@[bad'],
+    ['BINANCE_WS_URL', 'wss://key:s3cret@stream binance com'],
+    ['BINANCE_REST_URL', 'ftp://key:s3cret@host'],
+  ])('%s=%j is refused by name without its password', (name, value) => {
+    const attempt = () => readLiveConfig({ [name]: value });
+    expect(attempt).toThrow(new RegExp(`^${name}: expected a `));
+    try {
+      attempt();
+    } catch (error) {
+      expect((error as Error).message).not.toContain('s3cret');
+      expect((error as Error).message).toContain(':***@');
+    }
   });
 });

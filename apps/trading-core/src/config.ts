@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { ConfigError, normalizeSymbol } from '@trade/core';
+import { redactUrl } from './secrets.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -82,17 +83,6 @@ export function readLiveConfig(env: Env, flags: LiveFlags = {}): LiveConfig {
 // Beyond this a restart would page through REST for hours (1000 trades a request).
 const MAX_RESUME_TRADES = 10_000_000;
 
-/** `postgres://user:secret@host/db` -> `postgres://user:***@host/db`, for logs. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '<unparseable url>';
-  }
-}
-
 function parseSymbols(raw: string, name: string): string[] {
   const parts = raw.split(',').map((s) => s.trim());
   if (raw.trim() === '' || parts.some((p) => p === '')) {
@@ -151,14 +141,23 @@ function parseUrl(raw: string, name: string, protocols: string[]): string {
   try {
     parsed = new URL(raw.trim());
   } catch {
-    throw new ConfigError(
-      name,
-      redactUrl(raw) === '<unparseable url>' ? raw : redactUrl(raw),
-      expected,
-    );
+    throw new ConfigError(name, redactUrl(raw), expected);
   }
   if (!protocols.includes(parsed.protocol)) throw new ConfigError(name, redactUrl(raw), expected);
   return raw.trim().replace(/\/+$/, '');
+}
+
+/** pino's levels, and `silent`. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** `LOG_LEVEL`, validated: pino's own error would not name the variable. */
+export function readLogLevel(env: Env): (typeof LOG_LEVELS)[number] {
+  const raw = env.LOG_LEVEL;
+  if (raw === undefined) return 'info';
+  const level = LOG_LEVELS.find((l) => l === raw.trim().toLowerCase());
+  if (level === undefined)
+    throw new ConfigError('LOG_LEVEL', raw, `one of ${LOG_LEVELS.join(', ')}`);
+  return level;
 }
 
 /** An integer flag within [min, max], or `fallback` when not given. */

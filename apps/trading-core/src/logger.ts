@@ -26,7 +26,7 @@ export function createLogger(
   };
   const merged: LoggerOptions = {
     name: 'trading-core',
-    level: process.env.LOG_LEVEL ?? 'info',
+    level: 'info',
     ...options,
     hooks,
   };

@@ -1,5 +1,10 @@
+import { startBinanceSimulator } from '@trade/exchange-binance/sim';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { launch } from './support/app-process.js';
+import { launch, waitForStatus } from './support/app-process.js';
+
+const ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 describe('trading-core CLI', () => {
   it('stops at start with a message naming a bad setting', async () => {
@@ -61,6 +66,100 @@ describe('trading-core CLI', () => {
       const help = launch([command, '--help']);
       expect(await help.exited).toBe(0);
       expect(help.output().stdout).toContain(`Usage: trading-core ${command}`);
+    }
+  });
+
+  it.each([
+    ['DATABASE_URL', 'postgres://user:s3cret-db@host:badport/db'],
+    ['DATABASE_URL', 'postgres://user:s3cret-db@[::1/db'],
+    ['DATABASE_URL', 'user:s3cret-db@host/db'],
+    ['REDIS_URL', 'redis://:s3cret-redis@[bad'],
+    ['BINANCE_REST_URL', 'https://key:s3cret-rest@api binance com'],
+  ])('%s=%j stops the app naming it, never showing the password', async (name, value) => {
+    const run = launch(['live'], { [name]: value });
+    expect(await run.exited).toBe(2);
+    const { stdout, stderr } = run.output();
+    expect(stderr).toMatch(new RegExp(`^trading-core: invalid configuration: ${name}: expected `));
+    expect(stdout + stderr).not.toContain('s3cret');
+  });
+
+  it('names LOG_LEVEL when it is not a level', async () => {
+    const run = launch(['migrate'], { LOG_LEVEL: 'loud' });
+    expect(await run.exited).toBe(2);
+    expect(run.output().stderr).toBe(
+      'trading-core: invalid configuration: LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"\n',
+    );
+  });
+
+  it('names METRICS_PORT when the port is taken', async () => {
+    const holder = launch(['sim', '--port', '0']);
+    const serving = await holder.waitForLog(/^SIMULATED Binance serving /);
+    const port = new URL(String(serving.ws)).port;
+    try {
+      const run = launch(['live', '--sim'], {
+        METRICS_PORT: port,
+        DATA_DIR: '/tmp/trading-core-port-test',
+      });
+      expect(await run.exited).toBe(1);
+      expect(run.output().stderr).toContain(
+        `METRICS_HOST/METRICS_PORT: metrics server cannot listen on 127.0.0.1:${port}: the port is already in use`,
+      );
+    } finally {
+      holder.child.kill('SIGTERM');
+      await holder.exited;
+    }
+  });
+
+  it('never prints a password of any URL setting while running, nor exposes one in metrics', async () => {
+    const database = 'trade_app_secrets_test';
+    const admin = new pg.Client({ connectionString: ADMIN_URL });
+    await admin.connect();
+    await admin.query(`drop database if exists ${database} with (force)`);
+    await admin.query(`create database ${database}`);
+    await admin.end();
+    const sim = await startBinanceSimulator({ symbols: ['BTCUSDT'], rate: 0, seed: 11 });
+    const withPassword = (url: string, password: string, user = 'u') => {
+      const parsed = new URL(url);
+      parsed.username = parsed.username || user;
+      parsed.password = password;
+      return parsed.toString().replace(/\/$/, '');
+    };
+    const databaseUrl = new URL(ADMIN_URL);
+    databaseUrl.pathname = `/${database}`;
+    // Trust auth ignores the database password; Redis has none and refuses AUTH;
+    // fetch refuses a REST URL with credentials, and its error quotes the URL.
+    const passwords = ['pw-ws-5521', 'pw-rest-5522', 'pw-db-5523', 'pw-redis-5524'];
+    const run = launch(['live'], {
+      SYMBOLS: 'BTCUSDT',
+      BINANCE_WS_URL: withPassword(sim.url, passwords[0]!),
+      BINANCE_REST_URL: withPassword(sim.restUrl, passwords[1]!),
+      DATABASE_URL: withPassword(databaseUrl.toString(), passwords[2]!, 'postgres'),
+      REDIS_URL: withPassword(REDIS_URL, passwords[3]!, 'default'),
+      DATA_DIR: `/tmp/trading-core-secrets-${process.pid}`,
+      LOG_LEVEL: 'debug',
+    });
+    try {
+      const url = await run.metricsUrl();
+      await waitForStatus(`${url}/ready`, 200);
+      sim.generate(10);
+      sim.gap(5);
+      sim.generate(10);
+      await run.waitForLog(/REST request failed/);
+      const pages = await Promise.all(
+        ['/metrics', '/ready', '/health'].map(async (path) => (await fetch(url + path)).text()),
+      );
+      run.child.kill('SIGTERM');
+      expect(await run.exited).toBe(0);
+      const { stdout, stderr } = run.output();
+      for (const password of passwords) {
+        expect(stdout + stderr + pages.join('\n')).not.toContain(password);
+      }
+      // The URLs were shown, masked.
+      expect(stdout).toContain(`postgres://postgres:***@`);
+      expect(stdout).toContain(`***`);
+    } finally {
+      run.child.kill('SIGKILL');
+      await sim.close();
     }
   });
 });

@@ -28,7 +28,11 @@ export async function runBacktestCommand(options: BacktestCommandOptions): Promi
     throw new ConfigError('--to', options.to, `a time after --from (${options.from})`);
   }
   const out = options.out ?? process.stdout;
-  const storage = await openStorage({ ...options.storage, logger: options.logger });
+  const storage = await openStorage({
+    databaseUrl: options.storage.databaseUrl,
+    dataDir: options.storage.dataDir,
+    logger: options.logger,
+  });
   try {
     const ranged = from !== undefined || to !== undefined;
     const expected = ranged ? undefined : await storage.ticks.countTicks(symbol);

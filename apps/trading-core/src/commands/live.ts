@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { Tick } from '@trade/core';
+import { TradeError, type Tick } from '@trade/core';
 import { BinanceTradeClient } from '@trade/exchange-binance';
 import { startBinanceSimulator, type BinanceSimulator } from '@trade/exchange-binance/sim';
 import { MarketDataService } from '@trade/market-data';
@@ -14,6 +14,9 @@ import type { Logger } from 'pino';
 import { openCache, type AppCache } from '../cache.js';
 import type { LiveConfig } from '../config.js';
 import { openStorage, type Storage } from '../storage.js';
+
+// A batch of 5,000 rows takes ~20 ms; one taking this long is retried or spooled.
+const STATEMENT_TIMEOUT_MS = 30_000;
 
 /** What `live` needs from the CLI. */
 export interface LiveOptions {
@@ -61,6 +64,7 @@ export async function runLive(options: LiveOptions): Promise<void> {
       dataDir: config.dataDir,
       metrics,
       logger: libraryLogger.child({ component: 'database' }),
+      statementTimeoutMs: STATEMENT_TIMEOUT_MS,
     });
     resources.push({ name: 'database', close: () => storage.close() });
 
@@ -135,10 +139,8 @@ export async function runLive(options: LiveOptions): Promise<void> {
 
     let connected = false;
     let pipelineError: string | undefined;
-    const server: MetricsServer = await startMetricsServer({
+    const server: MetricsServer = await listenOrExplain(config.metrics, {
       registry: metrics.registry,
-      host: config.metrics.host,
-      port: config.metrics.port,
       health: {
         pipeline: () => ({ ok: pipelineError === undefined, reason: pipelineError ?? '' }),
       },
@@ -211,6 +213,19 @@ export async function runLive(options: LiveOptions): Promise<void> {
     logger.info({ stored: stats.stored, spooled: stats.spooled }, 'stopped');
   } finally {
     await closeAll();
+  }
+}
+
+/** Starts the exporter; a failure to listen names the settings to change. */
+async function listenOrExplain(
+  at: LiveConfig['metrics'],
+  options: Omit<Parameters<typeof startMetricsServer>[0], 'host' | 'port'>,
+): Promise<MetricsServer> {
+  try {
+    return await startMetricsServer({ ...options, host: at.host, port: at.port });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new TradeError(`METRICS_HOST/METRICS_PORT: ${reason}`, { cause: error });
   }
 }
 

@@ -7,6 +7,10 @@ export async function runMigrate(
   config: Pick<LiveConfig, 'databaseUrl' | 'dataDir'>,
   logger: Logger,
 ): Promise<void> {
-  const storage = await openStorage({ ...config, logger });
+  const storage = await openStorage({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    logger,
+  });
   await storage.close();
 }

@@ -1,4 +1,4 @@
-import type { Logger } from '@trade/core';
+import { TradeError, type Logger } from '@trade/core';
 import { startBinanceSimulator } from '@trade/exchange-binance/sim';
 
 /** Options of `trading-core sim`. */
@@ -21,6 +21,12 @@ export async function runSim(options: SimOptions): Promise<void> {
     symbols: options.symbols,
     seed: options.seed,
     logger: options.logger,
+  }).catch((error: unknown) => {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new TradeError(
+      `--port: cannot serve on ${options.host}:${options.port} (${code}); pick another --port or --host`,
+      { cause: error },
+    );
   });
   options.logger.info(
     {
