@@ -95,11 +95,11 @@ export function passwordsIn(
 }
 
 /** A writable that scrubs each chunk before handing it on (a pino destination). */
-export function scrubbingStream<T extends { write(chunk: string): unknown }>(
-  destination: T,
+export function scrubbingStream(
+  destination: { write(chunk: string): unknown },
   scrubber: Scrubber,
-): { write(chunk: string): void } {
-  if (scrubber.isEmpty) return destination as unknown as { write(chunk: string): void };
+): { write(chunk: string): unknown } {
+  if (scrubber.isEmpty) return destination;
   return {
     write(chunk: string) {
       destination.write(scrubber.scrub(chunk));
