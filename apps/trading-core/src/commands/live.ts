@@ -210,7 +210,11 @@ export async function runLive(options: LiveOptions): Promise<void> {
     await pump;
     await closeAll();
     const stats = service.stats();
-    logger.info({ stored: stats.stored, spooled: stats.spooled }, 'stopped');
+    // The last trade id taken from the exchange per symbol: everything up to it is stored or spooled.
+    logger.info(
+      { stored: stats.stored, spooled: stats.spooled, readUpTo: client.positions() },
+      'stopped',
+    );
   } finally {
     await closeAll();
   }

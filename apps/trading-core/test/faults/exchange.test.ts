@@ -1,11 +1,14 @@
+import { sideFromBuyerMaker, type PaperFill } from '@trade/core';
 import { MALFORMED_KINDS } from '@trade/exchange-binance/sim';
+import { PaperEngine, strategyByName } from '@trade/paper-engine';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { EXACT, databaseUrl, faultScenario, settle, sleep, startApp, until } from './support.js';
 
 // Faults of the exchange side, each ending with tick_data equal to the
 // simulator's ground truth.
 
-const SYMBOLS = ['FLTAUSDT', 'FLTBUSDT', 'FLTCUSDT', 'FLTDUSDT'];
+const SYMBOLS = ['FLTAUSDT', 'FLTBUSDT', 'FLTCUSDT', 'FLTDUSDT', 'FLTOUSDT'];
 
 const scenario = faultScenario(SYMBOLS);
 
@@ -122,5 +125,71 @@ describe('fault suite: the exchange', () => {
     );
     // Bad frames are skipped, not a reason to drop the connection.
     expect(reconnects).toBe(0);
+  }, 120_000);
+
+  it('never lets a duplicate frame reach the paper engine: its fills are the strategy replayed over the ground truth', async () => {
+    // One symbol: fills of several symbols share the cash, so their order would depend on arrival.
+    const symbols = SYMBOLS.slice(4, 5);
+    const exchange = await scenario.exchange(symbols, 909);
+    const dataDir = await scenario.dataDir();
+    const { sim } = exchange;
+    const run = await startApp(exchange, { symbols, dataDir, databaseUrl: databaseUrl() });
+    exchange.run(400);
+    // Every frame of the last few trades is sent again, over and over, until well past the warm-up.
+    for (let round = 0; round < 60; round++) {
+      sim.duplicate(1 + (round % 5));
+      await sleep(50);
+    }
+    const { comparison, exitCode } = await settle(exchange, run, symbols);
+    expect(exitCode).toBe(0);
+    expect(comparison).toMatchObject(EXACT);
+
+    // The same strategy, with the app's defaults, over each trade once.
+    const expected: PaperFill[] = [];
+    const replay = new PaperEngine({
+      strategy: strategyByName('sma', {}, 'strategy'),
+      onFill: (fill) => expected.push(fill),
+    });
+    for (const trade of sim.truth(symbols[0]!)) {
+      replay.onTick({
+        symbol: symbols[0]!,
+        tradeId: trade.id,
+        price: trade.price,
+        quantity: trade.quantity,
+        side: sideFromBuyerMaker(trade.isBuyerMaker),
+        isBuyerMaker: trade.isBuyerMaker,
+        tradeTime: trade.time,
+        receiveTime: trade.time,
+      });
+    }
+    await replay.stop();
+    expect(expected.length).toBeGreaterThan(0);
+
+    const db = new pg.Client({ connectionString: databaseUrl() });
+    await db.connect();
+    try {
+      const { rows } = await db.query<Record<string, string>>(
+        `select strategy, symbol, side, price::text as price, quantity::text as quantity,
+                fee::text as fee, cash_after::text as cash_after, position_after::text as position_after,
+                (extract(epoch from timestamp) * 1000)::bigint::text as time_ms
+           from paper_trades where symbol = $1 order by id`,
+        [symbols[0]],
+      );
+      expect(rows).toEqual(
+        expected.map((f) => ({
+          strategy: f.strategy,
+          symbol: f.symbol,
+          side: f.side,
+          price: f.price,
+          quantity: f.quantity,
+          fee: f.fee,
+          cash_after: f.cashAfter,
+          position_after: f.positionAfter,
+          time_ms: String(f.timestamp),
+        })),
+      );
+    } finally {
+      await db.end();
+    }
   }, 120_000);
 });
