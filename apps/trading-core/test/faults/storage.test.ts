@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import {
   EXACT,
@@ -21,6 +22,32 @@ import {
 const SYMBOLS = ['FLTEUSDT', 'FLTFUSDT', 'FLTGUSDT', 'FLTHUSDT'];
 
 const scenario = faultScenario(SYMBOLS);
+
+// Ticks the app's cache keeps per symbol (TickCache's default).
+const CACHE_CAPACITY = 1000;
+
+/** The newest `count` rows of `symbol` in tick_data, newest first, as the cache encodes them. */
+async function newestStored(symbol: string, count: number) {
+  const db = new pg.Client({ connectionString: databaseUrl() });
+  await db.connect();
+  try {
+    const { rows } = await db.query<{
+      id: string;
+      price: string;
+      quantity: string;
+      maker: boolean;
+      time: string;
+    }>(
+      `select trade_id::text as id, price::text as price, quantity::text as quantity,
+              is_buyer_maker as maker, (extract(epoch from timestamp) * 1000)::bigint::text as time
+         from tick_data where symbol = $1 order by trade_id desc limit $2`,
+      [symbol, count],
+    );
+    return rows;
+  } finally {
+    await db.end();
+  }
+}
 
 describe('fault suite: PostgreSQL and Redis', () => {
   it('spools through 30 s without PostgreSQL (connections cut and refused), then stores every tick', async () => {
@@ -133,6 +160,17 @@ describe('fault suite: PostgreSQL and Redis', () => {
       expect(comparison).toMatchObject(EXACT);
       expect(comparison.stored).toBe(comparison.expected);
       expect(failures).toBeGreaterThan(0);
+
+      // Redis holds the same newest ticks as the database, entry for entry:
+      // the outage left no hole and no stale order behind.
+      for (const symbol of symbols) {
+        const cached = (await redis.lrange(`tick:${symbol}`, 0, -1)).map((entry) => {
+          const [id, price, quantity, maker, tradeTime] = entry.split('|');
+          return { id, price, quantity, maker: maker === '1', time: tradeTime };
+        });
+        expect(cached.length).toBe(CACHE_CAPACITY);
+        expect(cached).toEqual(await newestStored(symbol, CACHE_CAPACITY));
+      }
     } finally {
       redis.disconnect();
     }
