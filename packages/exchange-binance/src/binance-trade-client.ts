@@ -49,7 +49,11 @@ export interface BinanceTradeClientOptions {
   backoff?: BackoffOptions;
   /** A connection open this long resets the backoff. Default 30 s. */
   stableAfterMs?: number;
-  /** No frame for this long: the connection is dead (half-open) and replaced. Default 30 s. */
+  /**
+   * No frame for this long: the connection is dead (half-open) and replaced.
+   * Time paused for a slow consumer ({@link maxBufferedEvents}) is not
+   * silence. Default 30 s.
+   */
   watchdogMs?: number;
   /** No frame for this long: the client pings to make the server answer. Default 10 s. */
   idlePingMs?: number;
@@ -444,6 +448,7 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
     ws.on('open', () => this.onOpen(connection, shard.streams.slice(maxUrl)));
     ws.on('message', (data: Buffer) => this.onMessage(connection, data));
     ws.on('ping', (data: Buffer) => {
+      if (this.closed) return;
       connection.lastFrameAt = this.now();
       this.metrics?.markWsMessage(connection.lastFrameAt);
       connection.control.send(() => {
@@ -451,6 +456,7 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
       });
     });
     ws.on('pong', () => {
+      if (this.closed) return;
       connection.lastFrameAt = this.now();
       this.metrics?.markWsMessage(connection.lastFrameAt);
       connection.pinged = false;
@@ -630,6 +636,8 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
   }
 
   private checkLiveness(): void {
+    // Paused sockets read nothing: that is backpressure, not silence (see setPaused).
+    if (this.paused) return;
     const at = this.now();
     const watchdogMs = this.options.watchdogMs ?? 30_000;
     const idlePingMs = this.options.idlePingMs ?? Math.min(10_000, watchdogMs / 3);
@@ -669,6 +677,8 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
   // ---- frames -------------------------------------------------------------
 
   private onMessage(connection: Connection, data: Buffer): void {
+    // Frames still in flight when close() was called are not delivered, so they must not count.
+    if (this.closed) return;
     // One clock read per burst of frames (one socket read): they arrived together.
     let at = this.burstTime;
     if (at === 0) {
@@ -763,11 +773,19 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
   private setPaused(paused: boolean): void {
     this.paused = paused;
     if (paused) this.stat.pauses++;
+    const at = this.now();
     for (const shard of this.shards) {
       for (const c of [shard.current, shard.draining]) {
         if (c?.opened && !c.closed) {
           if (paused) c.ws.pause();
           else c.ws.resume();
+        }
+      }
+      // The silence clock restarts on resume: nothing could arrive while paused.
+      for (const c of [shard.current, shard.draining, shard.incoming]) {
+        if (c && !paused) {
+          c.lastFrameAt = at;
+          c.pinged = false;
         }
       }
     }
@@ -907,7 +925,9 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
     if (this.closed) return undefined;
     this.stat.restRequests++;
     try {
-      return await call();
+      const result = await call();
+      // An answer landing after close() is not delivered, so it must not move anything.
+      return this.closed ? undefined : result;
     } catch (error) {
       if (this.closed) return undefined;
       this.stat.restErrors++;

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { BinanceTradeClient } from '../src/index.js';
 import { startBinanceSimulator, type BinanceSimulator, MALFORMED_KINDS } from '../src/sim.js';
 import {
   counterValue,
@@ -338,30 +339,124 @@ describe('BinanceTradeClient against the simulator', () => {
 describe('a slow consumer', () => {
   it('pauses the sockets instead of buffering without bound, and loses nothing', async () => {
     sim = await startBinanceSimulator({ symbols: ['BTCUSDT'], rate: 'max', seed: 4 });
-    const { BinanceTradeClient } = await import('../src/index.js');
     const client = new BinanceTradeClient({
       url: sim.url,
       restUrl: sim.restUrl,
       symbols: ['BTCUSDT'],
       maxBufferedEvents: 5_000,
     });
-    const ids: number[] = [];
-    let maxBuffered = 0;
-    const stop = setTimeout(() => void client.close(), 1_500);
-    for await (const event of client) {
-      if (event.type !== 'tick') continue;
-      ids.push(event.tick.tradeId);
-      if (ids.length % 1000 === 0) {
-        maxBuffered = Math.max(maxBuffered, client.stats().bufferedEvents);
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    }
-    clearTimeout(stop);
-    const stats = client.stats();
-    expect(stats.pauses).toBeGreaterThan(0);
+    const events = client[Symbol.asyncIterator]();
+    // Read nothing until the client had to pause: whether a fast consumer would
+    // ever fall behind depends on the machine, a consumer that does not read does not.
+    await waitFor(() => client.stats().pauses > 0, 'the sockets to pause');
     // One socket read past the threshold at most.
+    const bufferedAtPause = client.stats().bufferedEvents;
+    expect(bufferedAtPause).toBeGreaterThan(5_000);
+    expect(bufferedAtPause).toBeLessThan(5_000 + 2_000);
+    const ids: number[] = [];
+    let maxBuffered = bufferedAtPause;
+    for (let r = await events.next(); !r.done; r = await events.next()) {
+      maxBuffered = Math.max(maxBuffered, client.stats().bufferedEvents);
+      if (r.value.type !== 'tick') continue;
+      ids.push(r.value.tick.tradeId);
+      if (ids.length === 30_000) void client.close(); // the rest of the buffer still comes
+    }
     expect(maxBuffered).toBeLessThan(5_000 + 2_000);
+    expect(ids.length).toBeGreaterThanOrEqual(30_000);
     const truth = sim.truth('BTCUSDT').map((t) => t.id);
     expect(ids).toEqual(truth.slice(truth.indexOf(ids[0]!), truth.indexOf(ids[0]!) + ids.length));
   });
+
+  it('is not silence: paused sockets outlive several watchdog periods, no reconnect, nothing lost', async () => {
+    sim = await startBinanceSimulator({ symbols: ['BTCUSDT'], rate: 'max', seed: 6 });
+    const client = new BinanceTradeClient({
+      url: sim.url,
+      restUrl: sim.restUrl,
+      symbols: ['BTCUSDT'],
+      maxBufferedEvents: 1_000,
+      watchdogMs: 300,
+      idlePingMs: 100,
+    });
+    const events = client[Symbol.asyncIterator]();
+    await waitFor(() => client.stats().pauses > 0, 'the sockets to pause');
+    const buffered = client.stats().bufferedEvents;
+    await sleep(1_500); // five watchdog periods with nothing read
+    expect(client.stats().bufferedEvents).toBe(buffered); // still paused
+    expect(client.stats()).toMatchObject({ connectionAttempts: 1, reconnects: 0 });
+    expect(sim.stats().connectionsAccepted).toBe(1);
+    const ids: number[] = [];
+    for (let r = await events.next(); !r.done; r = await events.next()) {
+      if (r.value.type !== 'tick') continue;
+      ids.push(r.value.tick.tradeId);
+      if (ids.length === 20_000) void client.close();
+    }
+    expect(client.stats()).toMatchObject({ connectionAttempts: 1, reconnects: 0 });
+    expect(sim.stats().connectionsAccepted).toBe(1);
+    const truth = sim.truth('BTCUSDT').map((t) => t.id);
+    expect(ids.length).toBeGreaterThanOrEqual(20_000);
+    expect(ids).toEqual(truth.slice(truth.indexOf(ids[0]!), truth.indexOf(ids[0]!) + ids.length));
+  });
 });
+
+describe('after close()', () => {
+  it('ignores frames still arriving: positions, stats and ticksReceived stop, every delivered tick was yielded', async () => {
+    sim = await startBinanceSimulator({ symbols: ['BTCUSDT', 'ETHUSDT'], rate: 'max', seed: 8 });
+    harness = startClient(sim);
+    const h = harness;
+    await waitFor(() => (h.ticks.get('BTCUSDT')?.length ?? 0) > 5_000, 'the stream');
+    await h.client.close(); // while the simulator is still sending
+    const positions = h.client.positions();
+    const stats = h.client.stats();
+    const received = await counterValue(h.metrics, 'ticksReceived');
+    await h.done;
+    await sleep(200);
+    expect(h.client.positions()).toEqual(positions);
+    expect(h.client.stats()).toEqual(stats);
+    expect(await counterValue(h.metrics, 'ticksReceived')).toBe(received);
+    const yielded = [...h.ticks.values()].reduce((n, list) => n + list.length, 0);
+    expect(stats.ticksDelivered).toBe(yielded);
+    expect(received).toBe(yielded);
+    for (const symbol of sim.symbols) {
+      const got = h.ticks.get(symbol)!.map((t) => t.tradeId);
+      expect(positions[symbol]).toBe(got.at(-1));
+      const truth = sim.truth(symbol).map((t) => t.id);
+      expect(got).toEqual(truth.slice(truth.indexOf(got[0]!), truth.indexOf(got[0]!) + got.length));
+    }
+  });
+
+  it('ignores a REST backfill answer that lands after close()', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let answered = 0;
+    // A fetch that answers late and does not heed the abort signal.
+    const lateFetch: typeof fetch = async (input, init) => {
+      await gate;
+      const response = await fetch(input, { ...init, signal: null });
+      answered++;
+      return response;
+    };
+    const { sim, h } = await setup({}, { fetch: lateFetch });
+    sim.generate(10);
+    await waitCaughtUp(h, sim);
+    sim.gap(5, 'BTCUSDT');
+    sim.generate(1, 'BTCUSDT');
+    await waitFor(() => h.client.stats().restRequests === 1, 'the backfill request');
+    await h.client.close();
+    const positions = h.client.positions();
+    const stats = h.client.stats();
+    release();
+    await waitFor(() => answered === 1, 'the late answer');
+    await h.done;
+    await sleep(50);
+    expect(h.client.positions()).toEqual(positions);
+    expect(h.client.stats()).toEqual(stats);
+    expect(stats.tradesBackfilled).toBe(0);
+    expect(await counterValue(h.metrics, 'ticksBackfilled')).toBe(0);
+    expect(positions.BTCUSDT).toBe(h.ticks.get('BTCUSDT')!.at(-1)!.tradeId);
+    expect(await counterValue(h.metrics, 'ticksReceived')).toBe(20);
+  });
+});
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
