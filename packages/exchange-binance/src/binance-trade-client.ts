@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import {
   ConfigError,
   normalizeSymbol,
@@ -13,7 +14,8 @@ import { ControlQueue } from './control-queue.js';
 import { EventQueue } from './event-queue.js';
 import { FrameParser, type FrameResult, type TradeStreamType } from './parse-frame.js';
 import { RestRequestError, RestTrades } from './rest-trades.js';
-import { SymbolSequencer } from './symbol-sequencer.js';
+import { parseRetryAfter } from './retry-after.js';
+import { SymbolSequencer, type GivenUpIds } from './symbol-sequencer.js';
 
 /** Options of {@link BinanceTradeClient}. */
 export interface BinanceTradeClientOptions {
@@ -40,12 +42,25 @@ export interface BinanceTradeClientOptions {
   /** Most trades fetched over REST for one gap; beyond that the oldest are counted as missed. Default 100 000. */
   maxGapTrades?: number;
   /**
+   * Most ticks held per symbol behind a gap while REST fills it. A backfill
+   * that cannot keep up (rate limit, REST down) would otherwise hold every
+   * streamed tick; one more than this, and the oldest gap is given up: its
+   * missing ids are counted as missed (`gap` event, error log,
+   * `trading_ticks_unrecovered_total`), the held ticks are delivered, and a
+   * late REST answer for the given-up ids is dropped as a repeat. Default 100 000.
+   */
+  maxHeldTrades?: number;
+  /**
    * After a reconnect, this many symbols per connection (default 20) are
    * caught up over REST at once instead of waiting for their next trade to
    * reveal the gap.
    */
   maxReconnectCatchUpSymbols?: number;
-  /** Reconnect delays. Default 250 ms doubling to 30 s, jitter 0.5. */
+  /**
+   * Reconnect delays. Default 250 ms doubling to 30 s, jitter 0.5. An upgrade
+   * refused with `Retry-After` (e.g. HTTP 429 past 300 attempts in 5 minutes)
+   * waits at least that long, whatever the backoff says.
+   */
   backoff?: BackoffOptions;
   /** A connection open this long resets the backoff. Default 30 s. */
   stableAfterMs?: number;
@@ -71,7 +86,12 @@ export interface BinanceTradeClientOptions {
   controlMessagesPerSecond?: number;
   /** Connection attempts per 5 minutes (Binance: 300 per IP). Default 300. */
   maxConnectionAttempts?: number;
-  /** REST weight per minute for backfill. Default 2400 (Binance: 6000 per IP). */
+  /**
+   * REST weight per minute for backfill. Default 2400 (Binance: 6000 per IP).
+   * A 429's `Retry-After` holds every backfill back until it elapsed; a 418
+   * (IP banned) stops REST altogether until the ban ends: gaps meanwhile are
+   * counted as missed.
+   */
   restWeightPerMinute?: number;
   /** Sent as `X-MBX-APIKEY` on REST requests when set. */
   apiKey?: string;
@@ -123,6 +143,12 @@ export interface BinanceClientStats {
   gapsDetected: number;
   tradesBackfilled: number;
   tradesMissed: number;
+  /** Ticks held behind gaps now, all symbols. */
+  heldTrades: number;
+  /** Most ticks one symbol held at once (bounded by `maxHeldTrades`). */
+  peakHeldTrades: number;
+  /** End (epoch ms) of the latest REST IP ban (HTTP 418); `undefined` when never banned. */
+  restBannedUntil: number | undefined;
   connectionAttempts: number;
   reconnects: number;
   rotations: number;
@@ -158,6 +184,8 @@ interface Connection {
   caughtUp: Set<string>;
   pendingReplies: Set<number>;
   rotateTimer?: NodeJS.Timeout;
+  /** The upgrade was answered with this HTTP status instead of 101. */
+  refused?: { status: number; retryAfterMs: number | undefined };
 }
 
 interface Shard {
@@ -216,6 +244,8 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
   private watchdog: NodeJS.Timeout | undefined;
   private readonly sleepers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
   private paused = false;
+  /** No connection attempt before this (epoch ms): a refused upgrade's `Retry-After`, per IP. */
+  private connectBlockedUntil = 0;
   private closed = false;
   private started = false;
   private iterated = false;
@@ -233,6 +263,9 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
     gapsDetected: 0,
     tradesBackfilled: 0,
     tradesMissed: 0,
+    heldTrades: 0,
+    peakHeldTrades: 0,
+    restBannedUntil: undefined,
     connectionAttempts: 0,
     reconnects: 0,
     rotations: 0,
@@ -285,6 +318,10 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
         incoming: undefined,
       });
     }
+    const maxHeld = options.maxHeldTrades ?? 100_000;
+    if (!(Number.isSafeInteger(maxHeld) && maxHeld >= 1)) {
+      throw new ConfigError('maxHeldTrades', maxHeld, 'an integer >= 1');
+    }
     const resumeFrom = new Map(
       Object.entries(options.resumeFrom ?? {}).map(([s, id]) => [
         normalizeSymbol(s, 'resumeFrom'),
@@ -300,7 +337,10 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
         this.slots.set(symbol, {
           symbol,
           shard,
-          sequencer: new SymbolSequencer(symbol, last, (tick) => this.deliver(tick)),
+          sequencer: new SymbolSequencer(symbol, last, (tick) => this.deliver(tick), {
+            maxHeld,
+            onOverflow: (given) => this.onHeldOverflow(symbol, given),
+          }),
           filling: false,
           catchUp: last !== undefined ? 'resume' : undefined,
         });
@@ -354,11 +394,20 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
 
   /** Counters since start. */
   stats(): BinanceClientStats {
+    let held = 0;
+    let peak = 0;
+    for (const { sequencer } of this.slots.values()) {
+      held += sequencer.held;
+      peak = Math.max(peak, sequencer.peakHeld);
+    }
     return {
       ...this.stat,
       rejected: { ...this.stat.rejected },
       fastPathFrames: this.parser.fastPathHits,
       bufferedEvents: this.queue.size,
+      heldTrades: held,
+      peakHeldTrades: peak,
+      restBannedUntil: this.rest.bannedUntil > 0 ? this.rest.bannedUntil : undefined,
     };
   }
 
@@ -406,6 +455,12 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
     if (wait > 0) {
       this.logger.warn({ waitMs: wait }, 'binance: connection-attempt limit reached, waiting');
       shard.reconnectTimer = setTimeout(() => this.connect(shard, rotation), wait);
+      return;
+    }
+    // Another shard's refusal asked the whole IP to wait.
+    const blocked = this.connectBlockedUntil - this.now();
+    if (blocked > 0) {
+      shard.reconnectTimer = setTimeout(() => this.connect(shard, rotation), blocked);
       return;
     }
     this.attempts.record(this.now());
@@ -461,7 +516,9 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
       this.metrics?.markWsMessage(connection.lastFrameAt);
       connection.pinged = false;
     });
+    ws.on('unexpected-response', (_request, response) => this.onRefused(connection, response));
     ws.on('error', (error: Error) => {
+      if (connection.refused) return; // our own abort of a refused upgrade, logged in onClose
       this.logger.warn(
         { shard: shard.index, connection: connection.id, error: error.message },
         'binance: socket error',
@@ -470,6 +527,28 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
     ws.on('close', (code: number, reason: Buffer) =>
       this.onClose(connection, `closed ${code}${reason.length ? ` ${reason.toString()}` : ''}`),
     );
+  }
+
+  /**
+   * The upgrade got an HTTP answer instead of 101 (Binance: 429 past 300
+   * attempts in 5 minutes, with `Retry-After`). Listening to ws's
+   * 'unexpected-response' makes aborting the request our job: terminate()
+   * does it, and the close that follows schedules the next attempt.
+   */
+  private onRefused(connection: Connection, response: IncomingMessage): void {
+    const at = this.now();
+    const retryAfterMs = parseRetryAfter(response.headers['retry-after'], at);
+    connection.refused = { status: response.statusCode ?? 0, retryAfterMs };
+    if (retryAfterMs !== undefined) {
+      this.connectBlockedUntil = Math.max(this.connectBlockedUntil, at + retryAfterMs);
+    }
+    response.resume();
+    connection.ws.terminate();
+  }
+
+  /** Backoff delay of the shard's next attempt, never before a refusal's `Retry-After` elapsed. */
+  private reconnectDelay(shard: Shard): number {
+    return Math.max(shard.backoff.next(), this.connectBlockedUntil - this.now());
   }
 
   private onOpen(connection: Connection, toSubscribe: string[]): void {
@@ -529,10 +608,14 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
     const shard = connection.shard;
     if (connection.opened) this.metrics?.wsDisconnections.inc();
     if (this.closed) return;
-    this.logger.info(
-      { shard: shard.index, connection: connection.id, reason },
-      'binance: connection closed',
-    );
+    if (connection.refused) {
+      reason = `refused: HTTP ${connection.refused.status}`;
+    } else {
+      this.logger.info(
+        { shard: shard.index, connection: connection.id, reason },
+        'binance: connection closed',
+      );
+    }
 
     if (shard.draining === connection) {
       this.finishRotation(shard, reason);
@@ -541,7 +624,8 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
     if (shard.incoming === connection) {
       // The replacement failed; the old connection keeps streaming. Try again later.
       shard.incoming = undefined;
-      const delay = shard.backoff.next();
+      const delay = this.reconnectDelay(shard);
+      this.logRefusal(connection, delay);
       shard.reconnectTimer = setTimeout(() => this.rotate(shard, 'retry'), delay);
       return;
     }
@@ -564,7 +648,8 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
       return;
     }
     this.updateStatus();
-    const delay = shard.backoff.next();
+    const delay = this.reconnectDelay(shard);
+    this.logRefusal(connection, delay);
     this.queue.push({
       type: 'connection',
       state: 'disconnected',
@@ -573,6 +658,15 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
       retryInMs: delay,
     });
     shard.reconnectTimer = setTimeout(() => this.connect(shard, false), delay);
+  }
+
+  private logRefusal(connection: Connection, retryInMs: number): void {
+    if (!connection.refused) return;
+    const { status, retryAfterMs } = connection.refused;
+    this.logger.warn(
+      { shard: connection.shard.index, connection: connection.id, status, retryAfterMs, retryInMs },
+      `binance: connection refused (HTTP ${status}), next attempt in ${retryInMs} ms`,
+    );
   }
 
   /**
@@ -710,16 +804,10 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
           this.finishRotation(shard, 'caught up');
       }
     }
-    // The common case first: the next id, nothing held.
-    if (sequencer.lastId === tick.tradeId - 1 && !sequencer.hasGap) {
-      sequencer.lastId = tick.tradeId;
-      this.deliver(tick);
-      return;
-    }
-    const before = sequencer.duplicates;
     const outcome = sequencer.offer(tick);
-    if (outcome === 'duplicate') this.stat.duplicatesDropped += sequencer.duplicates - before;
-    else if (outcome === 'held' && !slot.filling && shard.draining === undefined) this.fill(slot);
+    if (outcome === 'delivered') return;
+    if (outcome === 'duplicate') this.stat.duplicatesDropped++;
+    else if (!slot.filling && shard.draining === undefined) this.fill(slot);
   }
 
   private onOther(connection: Connection, result: FrameResult): void {
@@ -841,6 +929,7 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
     let missed = 0;
     let failures = 0;
     let toId = fromId - 1;
+    let bannedUntil: number | undefined;
     this.stat.gapsDetected++;
 
     if (slot.catchUp === 'resume') {
@@ -852,6 +941,16 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
       }
     }
     while (!this.closed) {
+      if (this.restBanned()) {
+        // No request may go while the IP is banned: give the gap up now rather than hold the stream.
+        bannedUntil = this.rest.bannedUntil;
+        const given = seq.giveUpHeld();
+        if (given) {
+          missed += given.missed;
+          toId = Math.max(toId, given.toId);
+        }
+        break;
+      }
       const next = seq.nextId!;
       const heldMin = seq.heldMin;
       if (heldMin === undefined && !slot.catchUp) break;
@@ -866,12 +965,14 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
         this.rest.fetchFrom(symbol, next, limit, this.abort.signal),
       );
       if (rows === undefined) {
+        if (this.closed || this.restBanned()) continue; // the loop's checks end it
         failures++;
         if (failures >= 5) {
           this.logger.error(
             { symbol, fromId: next },
             'binance: REST backfill keeps failing, giving up this gap',
           );
+          // skipTo counts nothing already given up meanwhile (an overflow moved past it).
           if (Number.isFinite(target)) missed += seq.skipTo(target);
           break;
         }
@@ -890,7 +991,7 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
         continue;
       }
       failures = 0;
-      if (rows[0]!.tradeId > next) {
+      if (rows[0]!.tradeId > seq.nextId!) {
         // History no longer holds these ids.
         missed += seq.skipTo(rows[0]!.tradeId);
       }
@@ -905,11 +1006,36 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
       if (!Number.isFinite(target) && rows.length < limit) break;
     }
     slot.catchUp = undefined;
-    this.stat.tradesMissed += missed;
-    if (missed > 0) this.metrics?.ticksUnrecovered.inc(missed);
+    this.reportGap(symbol, { fromId, toId, recovered, missed }, bannedUntil);
+  }
+
+  /**
+   * Counts and tells about a gap's outcome: missed ids in `stats().tradesMissed`,
+   * `trading_ticks_unrecovered_total` and an error log; a `gap` event when
+   * anything was recovered or missed.
+   */
+  private reportGap(
+    symbol: string,
+    gap: { fromId: number; toId: number; recovered: number; missed: number },
+    bannedUntil?: number,
+  ): void {
+    const { fromId, toId, recovered, missed } = gap;
     if (missed > 0) {
-      this.logger.error({ symbol, fromId, toId, missed }, 'binance: trades could not be recovered');
+      this.stat.tradesMissed += missed;
+      this.metrics?.ticksUnrecovered.inc(missed);
       this.metrics?.errors.inc({ component: 'exchange' });
+      if (bannedUntil === undefined) {
+        this.logger.error(
+          { symbol, fromId, toId, missed },
+          'binance: trades could not be recovered',
+        );
+      } else {
+        const until = new Date(bannedUntil).toISOString();
+        this.logger.error(
+          { symbol, fromId, toId, missed, bannedUntil: until },
+          `binance: trades could not be recovered: the IP is banned from REST (HTTP 418) until ${until}`,
+        );
+      }
     } else if (recovered > 0) {
       this.logger.info({ symbol, fromId, toId, recovered }, 'binance: gap filled over REST');
     }
@@ -918,11 +1044,49 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
     }
   }
 
-  /** Runs a REST call within the weight budget; `undefined` when it failed (logged). */
+  /** A symbol held `maxHeldTrades` ticks behind a gap: the sequencer gave the gap up. */
+  private onHeldOverflow(symbol: string, given: GivenUpIds): void {
+    this.logger.warn(
+      { symbol, maxHeldTrades: this.options.maxHeldTrades ?? 100_000 },
+      'binance: too many ticks held behind a gap, giving the gap up',
+    );
+    this.reportGap(symbol, { ...given, recovered: 0 });
+  }
+
+  private restBanned(): boolean {
+    return this.rest.bannedUntil > this.now();
+  }
+
+  /**
+   * The IP is banned from REST (418): log it once, and wake every backfill
+   * sleeping before its next request so each gives its gap up now instead of
+   * holding the stream behind it for the length of the ban.
+   */
+  private onRestBanned(): void {
+    const until = new Date(this.rest.bannedUntil).toISOString();
+    this.logger.error(
+      { bannedUntil: until },
+      `binance: REST answered 418, the IP is banned until ${until}: no REST request until then, gaps meanwhile are counted as missed`,
+    );
+    for (const sleeper of this.sleepers) {
+      clearTimeout(sleeper.timer);
+      sleeper.resolve();
+    }
+    this.sleepers.clear();
+  }
+
+  /**
+   * Runs a REST call within the weight budget and after any `Retry-After`
+   * (429); `undefined` when it failed (logged), the IP is banned, or the
+   * client closed.
+   */
   private async restCall<T>(call: () => Promise<T>): Promise<T | undefined> {
-    const wait = this.rest.waitMs();
-    if (wait > 0) await this.sleep(wait);
-    if (this.closed) return undefined;
+    // Checked again after every wait: another backfill's 429 or 418 may have come meanwhile.
+    for (let wait = this.rest.waitMs(); wait > 0; wait = this.rest.waitMs()) {
+      if (this.closed || this.restBanned()) return undefined;
+      await this.sleep(wait);
+    }
+    if (this.closed || this.restBanned()) return undefined;
     this.stat.restRequests++;
     try {
       const result = await call();
@@ -932,10 +1096,8 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
       if (this.closed) return undefined;
       this.stat.restErrors++;
       this.metrics?.errors.inc({ component: 'exchange' });
-      this.logger.warn({ error: String(error) }, 'binance: REST request failed');
-      if (error instanceof RestRequestError && error.retryAfterMs) {
-        await this.sleep(Math.min(error.retryAfterMs, 60_000));
-      }
+      if (error instanceof RestRequestError && error.status === 418) this.onRestBanned();
+      else this.logger.warn({ error: String(error) }, 'binance: REST request failed');
       return undefined;
     }
   }

@@ -13,3 +13,4 @@ export type { FrameResult, TradeStreamType } from './parse-frame.js';
 export { RestRequestError, RestTrades } from './rest-trades.js';
 export type { RestTradesOptions } from './rest-trades.js';
 export { SymbolSequencer } from './symbol-sequencer.js';
+export type { GivenUpIds, SymbolSequencerOptions } from './symbol-sequencer.js';

@@ -1,5 +1,6 @@
 import { TradeError, type Tick, type TickRejectReason } from '@trade/core';
 import { parseFrameValue, type TradeStreamType } from './parse-frame.js';
+import { parseRetryAfter } from './retry-after.js';
 
 /** Options of {@link RestTrades}. */
 export interface RestTradesOptions {
@@ -34,9 +35,16 @@ export class RestRequestError extends TradeError {
 
 const WEIGHT = { trade: 25, aggTrade: 4 } as const;
 
+/** Binance's shortest IP ban, assumed when a 418 comes without `Retry-After`. */
+const DEFAULT_BAN_MS = 120_000;
+
 /**
  * Reads past trades over Binance REST for gap backfill, within a request
- * weight budget per minute, and honouring `Retry-After` on 429/418.
+ * weight budget per minute, and honouring `Retry-After`: after a 429 (or
+ * any other error that carries it), {@link waitMs} holds the next request
+ * back until it elapsed; a 418 (the IP
+ * is banned, and every request meanwhile lengthens the ban) sets
+ * {@link bannedUntil}, and callers must not send anything before it.
  */
 export class RestTrades {
   private readonly fetch: typeof fetch;
@@ -44,6 +52,7 @@ export class RestTrades {
   private readonly budget: number;
   private readonly spent: { at: number; weight: number }[] = [];
   private blockedUntil = 0;
+  private banEnd = 0;
 
   constructor(private readonly options: RestTradesOptions) {
     this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
@@ -51,7 +60,12 @@ export class RestTrades {
     this.budget = options.weightPerMinute ?? 2400;
   }
 
-  /** Milliseconds to wait before the next request fits the budget (0: now). */
+  /** Until when (epoch ms) the IP is banned after a 418; 0 or past when not banned. */
+  get bannedUntil(): number {
+    return this.banEnd;
+  }
+
+  /** Milliseconds to wait before the next request fits the budget and any `Retry-After` (0: now). */
   waitMs(): number {
     const at = this.now();
     while (this.spent.length > 0 && this.spent[0]!.at <= at - 60_000) this.spent.shift();
@@ -104,11 +118,13 @@ export class RestTrades {
       );
     }
     if (!response.ok) {
-      const retryAfter = Number(response.headers.get('retry-after'));
-      const retryAfterMs =
-        Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined;
-      if ((response.status === 429 || response.status === 418) && retryAfterMs !== undefined) {
-        this.blockedUntil = this.now() + retryAfterMs;
+      const answeredAt = this.now();
+      const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), answeredAt);
+      if (response.status === 418) {
+        this.banEnd = Math.max(this.banEnd, answeredAt + (retryAfterMs ?? DEFAULT_BAN_MS));
+      } else if (retryAfterMs !== undefined) {
+        // 429 (rate limit) above all, but a 503 that says when to come back is heeded too.
+        this.blockedUntil = Math.max(this.blockedUntil, answeredAt + retryAfterMs);
       }
       const body = await response.text().catch(() => '');
       throw new RestRequestError(

@@ -1,3 +1,4 @@
+import { silentLogger } from '@trade/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BinanceTradeClient } from '../src/index.js';
 import { startBinanceSimulator, type BinanceSimulator, MALFORMED_KINDS } from '../src/sim.js';
@@ -454,6 +455,207 @@ describe('after close()', () => {
     expect(await counterValue(h.metrics, 'ticksBackfilled')).toBe(0);
     expect(positions.BTCUSDT).toBe(h.ticks.get('BTCUSDT')!.at(-1)!.tradeId);
     expect(await counterValue(h.metrics, 'ticksReceived')).toBe(20);
+  });
+});
+
+describe('bounded memory behind a gap (maxHeldTrades)', () => {
+  it('gives the gap up past the bound while REST is slow; a late REST answer is a repeat', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slowFetch: typeof fetch = async (input, init) => {
+      await gate;
+      return fetch(input, init);
+    };
+    const errors: string[] = [];
+    const logger = {
+      ...silentLogger,
+      error: (_: object, message?: string) => errors.push(message!),
+    };
+    const { sim, h } = await setup({}, { maxHeldTrades: 200, fetch: slowFetch, logger });
+    sim.generate(10);
+    await waitCaughtUp(h, sim);
+    sim.gap(20, 'BTCUSDT');
+    const givenUp = sim
+      .truth('BTCUSDT')
+      .slice(-20)
+      .map((t) => t.id);
+    sim.generate(150, 'BTCUSDT');
+    await waitFor(() => h.client.stats().heldTrades === 150, 'ticks held behind the gap');
+    expect(h.client.stats().tradesMissed).toBe(0);
+    sim.generate(100, 'BTCUSDT'); // the 201st held tick gives the gap up
+    await waitCaughtUp(h, sim);
+    let stats = h.client.stats();
+    expect(stats).toMatchObject({ tradesMissed: 20, heldTrades: 0, peakHeldTrades: 200 });
+    expect(await counterValue(h.metrics, 'ticksUnrecovered')).toBe(20);
+    expect(h.events).toContainEqual({
+      type: 'gap',
+      symbol: 'BTCUSDT',
+      fromId: givenUp[0],
+      toId: givenUp[19],
+      recovered: 0,
+      missed: 20,
+    });
+    expect(errors).toContain('binance: trades could not be recovered');
+    // REST answers now: the given-up ids are repeats; a later gap is filled as usual.
+    release();
+    sim.gap(7, 'BTCUSDT');
+    sim.generate(3, 'BTCUSDT');
+    await waitCaughtUp(h, sim);
+    stats = h.client.stats();
+    expect(stats.tradesBackfilled).toBe(7);
+    expect(stats.tradesMissed).toBe(20);
+    const btc = sim
+      .truth('BTCUSDT')
+      .map((t) => t.id)
+      .filter((id) => !givenUp.includes(id));
+    expect(h.ticks.get('BTCUSDT')!.map((t) => t.tradeId)).toEqual(btc);
+    expect(h.ticks.get('ETHUSDT')!.map((t) => t.tradeId)).toEqual(
+      sim.truth('ETHUSDT').map((t) => t.id),
+    );
+  });
+
+  it('gives the gap up past the bound while REST fails', async () => {
+    const { sim, h } = await setup({}, { maxHeldTrades: 100 });
+    sim.generate(10);
+    await waitCaughtUp(h, sim);
+    sim.failRest(1_000, 503);
+    sim.gap(30, 'ETHUSDT');
+    const givenUp = sim
+      .truth('ETHUSDT')
+      .slice(-30)
+      .map((t) => t.id);
+    sim.generate(101, 'ETHUSDT');
+    await waitCaughtUp(h, sim);
+    const stats = h.client.stats();
+    expect(stats).toMatchObject({ tradesMissed: 30, heldTrades: 0, peakHeldTrades: 100 });
+    expect(stats.restErrors).toBeGreaterThan(0);
+    const eth = sim
+      .truth('ETHUSDT')
+      .map((t) => t.id)
+      .filter((id) => !givenUp.includes(id));
+    expect(h.ticks.get('ETHUSDT')!.map((t) => t.tradeId)).toEqual(eth);
+    expect(h.ticks.get('BTCUSDT')!.map((t) => t.tradeId)).toEqual(
+      sim.truth('BTCUSDT').map((t) => t.id),
+    );
+  });
+});
+
+describe('REST rate limits', () => {
+  it('sends no REST request before a 429 Retry-After elapsed, from any backfill', async () => {
+    const { sim, h } = await setup();
+    sim.generate(10);
+    await waitCaughtUp(h, sim);
+    sim.failRest(1, 429, 2);
+    sim.gap(5, 'BTCUSDT');
+    sim.generate(1, 'BTCUSDT');
+    await waitFor(() => sim.restLog().some((e) => e.status === 429), 'the 429');
+    // A second backfill starts while the first waits.
+    sim.gap(4, 'ETHUSDT');
+    sim.generate(1, 'ETHUSDT');
+    await waitCaughtUp(h, sim);
+    const log = sim.restLog();
+    expect(log[0]!.status).toBe(429);
+    const after = log.slice(1);
+    expect(after.length).toBeGreaterThanOrEqual(2);
+    for (const request of after) expect(request.at - log[0]!.at).toBeGreaterThanOrEqual(2_000);
+    expectExactlyOnce(h, sim, 11);
+    expect(h.client.stats()).toMatchObject({ tradesBackfilled: 9, tradesMissed: 0 });
+  });
+
+  it('stops REST on a 418 until the ban ends: gaps meanwhile are missed, later gaps are filled', async () => {
+    const errors: { fields: object; message: string }[] = [];
+    const logger = {
+      ...silentLogger,
+      error: (fields: object, message?: string) => errors.push({ fields, message: message! }),
+    };
+    const { sim, h } = await setup({}, { logger });
+    sim.generate(10);
+    await waitCaughtUp(h, sim);
+    sim.failRest(1, 418, 2);
+    sim.gap(5, 'BTCUSDT');
+    const lost: Record<string, number[]> = {
+      BTCUSDT: sim
+        .truth('BTCUSDT')
+        .slice(-5)
+        .map((t) => t.id),
+    };
+    sim.generate(1, 'BTCUSDT');
+    await waitFor(() => h.client.stats().tradesMissed === 5, 'the BTC gap given up');
+    // During the ban a new gap is given up without asking REST.
+    sim.gap(3, 'ETHUSDT');
+    lost.ETHUSDT = sim
+      .truth('ETHUSDT')
+      .slice(-3)
+      .map((t) => t.id);
+    sim.generate(1, 'ETHUSDT');
+    await waitCaughtUp(h, sim);
+    const ban = sim.restLog()[0]!;
+    expect(ban.status).toBe(418);
+    expect(sim.restLog()).toHaveLength(1);
+    const stats = h.client.stats();
+    expect(stats.tradesMissed).toBe(8);
+    expect(await counterValue(h.metrics, 'ticksUnrecovered')).toBe(8);
+    expect(h.events).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ type: 'gap', symbol: 'BTCUSDT', missed: 5, recovered: 0 }),
+        expect.objectContaining({ type: 'gap', symbol: 'ETHUSDT', missed: 3, recovered: 0 }),
+      ]),
+    );
+    const until = new Date(stats.restBannedUntil!).toISOString();
+    expect(stats.restBannedUntil! - ban.at).toBeGreaterThanOrEqual(2_000);
+    expect(
+      errors.filter((e) => e.message.includes(`banned from REST (HTTP 418) until ${until}`)),
+    ).toHaveLength(2);
+    // Once the ban is over, gaps are filled again.
+    await waitFor(() => Date.now() > h.client.stats().restBannedUntil!, 'the end of the ban');
+    sim.gap(6, 'BTCUSDT');
+    sim.generate(1, 'BTCUSDT');
+    await waitCaughtUp(h, sim);
+    expect(h.client.stats()).toMatchObject({ tradesBackfilled: 6, tradesMissed: 8 });
+    for (const request of sim.restLog().slice(1)) {
+      expect(request.at - ban.at).toBeGreaterThanOrEqual(2_000);
+    }
+    for (const symbol of sim.symbols) {
+      const truth = sim
+        .truth(symbol)
+        .map((t) => t.id)
+        .filter((id) => !lost[symbol]!.includes(id));
+      expect(h.ticks.get(symbol)!.map((t) => t.tradeId)).toEqual(truth);
+    }
+  });
+});
+
+describe('refused upgrades', () => {
+  it('waits for Retry-After when an upgrade is refused with 429, then loses nothing', async () => {
+    const warnings: object[] = [];
+    const logger = {
+      ...silentLogger,
+      warn: (fields: object, message?: string) => {
+        if (message?.startsWith('binance: connection refused')) warnings.push(fields);
+      },
+    };
+    const { sim, h } = await setup({}, { logger });
+    sim.generate(10);
+    await waitCaughtUp(h, sim);
+    sim.refuseConnections(1_000, { status: 429, retryAfterSeconds: 2 });
+    sim.drop();
+    sim.generate(20);
+    await waitFor(() => sim.stats().connectionsAccepted === 2, 'the reconnect');
+    sim.generate(5);
+    await waitCaughtUp(h, sim);
+    const log = sim.upgradeLog();
+    expect(log.map((e) => e.status)).toEqual([101, 429, 101]);
+    expect(log[2]!.at - log[1]!.at).toBeGreaterThanOrEqual(2_000);
+    expectExactlyOnce(h, sim, 35);
+    expect(h.client.stats().tradesMissed).toBe(0);
+    expect(warnings).toEqual([expect.objectContaining({ status: 429, retryAfterMs: 2_000 })]);
+    expect(h.events).toContainEqual(
+      expect.objectContaining({
+        type: 'connection',
+        state: 'disconnected',
+        reason: 'refused: HTTP 429',
+      }),
+    );
   });
 });
 
