@@ -1,4 +1,4 @@
-import { ConfigError, TradeError, silentLogger, type Logger, type Tick } from '@trade/core';
+import { ConfigError, silentLogger, type Logger, type Tick } from '@trade/core';
 import type { TradingMetrics } from '@trade/metrics';
 import type { InsertTicksResult, TickWriter } from './tick-repository.js';
 import { TickSpool } from './tick-spool.js';
@@ -45,7 +45,16 @@ export interface MarketDataServiceOptions {
    * draining. Default 100,000.
    */
   maxBufferedTicks?: number;
-  /** An insert taking longer counts as failed (it may still land: replays are idempotent). Default 30,000 ms. */
+  /**
+   * How long an insert attempt may wait on the library's side: passed to
+   * the repository as `InsertTicksOptions.signal`, firing this long
+   * after the attempt started. An insert still waiting then for the batch
+   * before it to commit (`writers` > 1) rolls back, gives its connection
+   * back, and counts as a failed attempt. The statements themselves are not
+   * timed here: the driver ends them (the pg pool's `statement_timeout` and
+   * `query_timeout`, see `createPostgresDb`), so set this above
+   * those. Default 30,000 ms.
+   */
   insertTimeoutMs?: number;
   /** Size at which a spool segment file is closed and a new one started. Default 8 MiB. */
   spoolSegmentBytes?: number;
@@ -630,25 +639,25 @@ export class MarketDataService {
     }
   }
 
-  /** One insert; true when the database took the batch. */
+  /**
+   * One insert; true when the database took the batch. The attempt lasts
+   * as long as the driver lets it: the pool's timeouts end a statement and
+   * give its connection back, and the signal ends a wait for the batch
+   * before it. Racing a timer instead would leave the insert holding its
+   * connection (and its transaction) while the retry takes another.
+   */
   async #attempt(ticks: readonly Tick[], commitAfter?: Promise<void>): Promise<boolean> {
     const started = performance.now();
-    let timer: NodeJS.Timeout | undefined;
+    const deadline = new AbortController();
+    const timer = setTimeout(
+      () => deadline.abort(new Error(`insert still waiting after ${this.#insertTimeoutMs} ms`)),
+      this.#insertTimeoutMs,
+    );
     try {
-      const result = await Promise.race([
-        this.#repository.insertTicks(ticks, { commitAfter }),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () =>
-              reject(
-                new TradeError(`batch insert took over ${this.#insertTimeoutMs} ms`, {
-                  isRetryable: true,
-                }),
-              ),
-            this.#insertTimeoutMs,
-          );
-        }),
-      ]);
+      const result = await this.#repository.insertTicks(ticks, {
+        commitAfter,
+        signal: deadline.signal,
+      });
       this.#metrics?.batchInsertDuration.observe((performance.now() - started) / 1000);
       this.#metrics?.batchesFlushed.inc();
       await this.#record(result);

@@ -1,4 +1,4 @@
-import { InvalidInputError, sideFromBuyerMaker, type Tick } from '@trade/core';
+import { InvalidInputError, TradeError, sideFromBuyerMaker, type Tick } from '@trade/core';
 import { CompiledQuery, type Kysely } from 'kysely';
 import type { MarketDataDatabase } from './schema.js';
 import { inKeyOrder, textArrayLiteral, tickArrays, tickProblem } from './tick-rows.js';
@@ -31,6 +31,25 @@ export interface InsertTicksOptions {
    * more connections than writers, not with PGlite's single connection.
    */
   commitAfter?: PromiseLike<unknown>;
+  /**
+   * Bounds the waits the repository itself does. When it fires before the
+   * insert has started, or while the transaction waits for `commitAfter`,
+   * the transaction is rolled back, its connection goes back to the pool,
+   * and `insertTicks` rejects with a retryable {@link TradeError}: a batch
+   * waiting on a slow predecessor never holds a transaction open past it.
+   * A statement already running is not interrupted: the driver bounds those
+   * (the pool's `statement_timeout` and `query_timeout`, see
+   * {@link createPostgresDb}).
+   *
+   * @example
+   * ```ts
+   * await repository.insertTicks(batch, {
+   *   commitAfter: previousBatchDurable,
+   *   signal: AbortSignal.timeout(30_000),
+   * });
+   * ```
+   */
+  signal?: AbortSignal;
 }
 
 /** Where the market-data service writes batches: {@link TickRepository} or a test double. */
@@ -133,12 +152,15 @@ export class TickRepository implements TickWriter {
    * validation, or that the database refuses with a data or constraint
    * error, comes back in `rejected` and the others are stored regardless:
    * the statement is split in halves until the bad rows are isolated.
-   * Connection errors are thrown, with nothing or everything written.
+   * Connection errors are thrown, with nothing or everything written; so is
+   * a retryable {@link TradeError} when `options.signal` fires while the
+   * insert waits (nothing written then).
    */
   async insertTicks(
     ticks: readonly Tick[],
     options: InsertTicksOptions = {},
   ): Promise<InsertTicksResult> {
+    if (options.signal?.aborted) throw abortedWhileWaiting(options.signal);
     const rejected: RejectedTick[] = [];
     const valid: Tick[] = [];
     for (const tick of ticks) {
@@ -148,7 +170,7 @@ export class TickRepository implements TickWriter {
     }
     const rows = inKeyOrder(valid);
     const before = rejected.length;
-    const inserted = await this.#store(rows, rejected, options.commitAfter);
+    const inserted = await this.#store(rows, rejected, options.commitAfter, options.signal);
     const refusedByDb = rejected.length - before;
     return { inserted, duplicates: valid.length - refusedByDb - inserted, rejected };
   }
@@ -157,16 +179,18 @@ export class TickRepository implements TickWriter {
     rows: readonly Tick[],
     rejected: RejectedTick[],
     commitAfter: PromiseLike<unknown> | undefined,
+    signal: AbortSignal | undefined,
   ): Promise<number> {
     if (rows.length > 0 && !this.#expectStoredRows) {
       const inserted = commitAfter
-        ? await this.#insertNewCommittingAfter(rows, commitAfter)
+        ? await this.#insertNewCommittingAfter(rows, commitAfter, signal)
         : await this.#insertNew(this.db, rows);
       if (inserted !== undefined) return inserted;
     }
     // Some rows are stored already, or some are refused: statement by
-    // statement, once the batches before this one are durable.
-    await commitAfter;
+    // statement, once the batches before this one are durable (no
+    // connection is held while waiting here).
+    if (commitAfter) await settledUnlessAborted(commitAfter, signal);
     const before = rejected.length;
     const inserted = await this.#insertIsolatingBadRows(rows, rejected);
     this.#expectStoredRows = inserted < rows.length - (rejected.length - before);
@@ -188,17 +212,22 @@ export class TickRepository implements TickWriter {
     }
   }
 
-  /** {@link #insertNew} in a transaction that commits once `commitAfter` settles. */
+  /**
+   * {@link #insertNew} in a transaction that commits once `commitAfter`
+   * settles, or rolls back when `signal` fires first: the connection then
+   * goes back to the pool rather than waiting, idle in transaction.
+   */
   #insertNewCommittingAfter(
     rows: readonly Tick[],
     commitAfter: PromiseLike<unknown>,
+    signal: AbortSignal | undefined,
   ): Promise<number | undefined> {
     return this.db.connection().execute(async (connection) => {
       await connection.executeQuery(CompiledQuery.raw('begin'));
       let inserted: number | undefined;
       try {
         inserted = await this.#insertNew(connection, rows);
-        if (inserted !== undefined) await commitAfter;
+        if (inserted !== undefined) await settledUnlessAborted(commitAfter, signal);
       } catch (error) {
         await connection.executeQuery(CompiledQuery.raw('rollback')).catch(() => undefined);
         throw error;
@@ -351,6 +380,32 @@ export class TickRepository implements TickWriter {
     );
     return Number(rows[0]?.n ?? 0);
   }
+}
+
+/**
+ * Waits for `promise` to settle (a rejection passes through), or rejects
+ * with a retryable error as soon as `signal` fires.
+ */
+function settledUnlessAborted(
+  promise: PromiseLike<unknown>,
+  signal: AbortSignal | undefined,
+): Promise<unknown> {
+  if (!signal) return Promise.resolve(promise);
+  if (signal.aborted) return Promise.reject(abortedWhileWaiting(signal));
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(abortedWhileWaiting(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    void Promise.resolve(promise)
+      .then(resolve, reject)
+      .finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+function abortedWhileWaiting(signal: AbortSignal): TradeError {
+  return new TradeError(
+    'tick insert aborted while waiting for the batch before it to commit; nothing written',
+    { isRetryable: true, cause: signal.reason },
+  );
 }
 
 /**
