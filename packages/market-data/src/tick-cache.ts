@@ -12,7 +12,15 @@ import { TickRing } from './tick-ring.js';
 
 /** Options of {@link TickCache}. */
 export interface TickCacheOptions {
-  /** The L2 cache; omit for memory-only mode (no `REDIS_URL`). The client stays the caller's. */
+  /**
+   * The L2 cache; omit for memory-only mode (no `REDIS_URL`). The client
+   * stays the caller's, who creates it with `commandTimeout` (e.g. 2000 ms):
+   * ioredis then fails a command Redis has not answered in time, which the
+   * cache counts as an update failure, and the connection stays in step.
+   * The cache sets no timer of its own; without `commandTimeout` a Redis
+   * that stops answering holds one update in flight (and {@link
+   * TickCache.flush}) until the connection drops.
+   */
   redis?: Redis;
   metrics?: TradingMetrics;
   logger?: Logger;
@@ -22,8 +30,6 @@ export interface TickCacheOptions {
   keyPrefix?: string;
   /** EXPIRE set on a symbol's key at each update; 0 keeps keys forever. Default 0. */
   ttlSeconds?: number;
-  /** How long a Redis write or read may take before it counts as failed. Default 2000 ms. */
-  timeoutMs?: number;
   /** Pause before writing to Redis again after a failure. Default 1000 ms. */
   retryIntervalMs?: number;
 }
@@ -45,7 +51,8 @@ interface SymbolState {
  * {@link add} updates memory at once and Redis in the background: at most
  * one MULTI/EXEC pipeline in flight, carrying everything added since the
  * previous one (LPUSH + LTRIM per symbol). When Redis fails or is away, the
- * failures are counted in `trading_cache_update_failures_total` (one per
+ * failures (a command timeout included: set `commandTimeout` on the
+ * client) are counted in `trading_cache_update_failures_total` (one per
  * update that missed Redis), ingestion goes on, and when Redis is back each
  * affected symbol's list is rewritten from memory. Memory stays bounded by
  * the rings whatever Redis does.
@@ -54,7 +61,8 @@ interface SymbolState {
  *
  * @example
  * ```ts
- * const cache = new TickCache({ redis: new Redis(url), metrics });
+ * const redis = new Redis(url, { commandTimeout: 2000, maxRetriesPerRequest: 1, enableOfflineQueue: false });
+ * const cache = new TickCache({ redis, metrics });
  * cache.add(ticks);
  * const last50 = await cache.recent('BTCUSDT', 50); // newest first
  * ```
@@ -66,7 +74,6 @@ export class TickCache implements RecentTicks {
   readonly #capacity: number;
   readonly #keyPrefix: string;
   readonly #ttlSeconds: number;
-  readonly #timeoutMs: number;
   readonly #retryIntervalMs: number;
   readonly #symbols = new Map<string, SymbolState>();
   readonly #dirty = new Set<SymbolState>();
@@ -88,12 +95,17 @@ export class TickCache implements RecentTicks {
     this.#capacity = options.capacity ?? 1000;
     this.#keyPrefix = options.keyPrefix ?? '';
     this.#ttlSeconds = options.ttlSeconds ?? 0;
-    this.#timeoutMs = options.timeoutMs ?? 2000;
     this.#retryIntervalMs = options.retryIntervalMs ?? 1000;
     if (!Number.isSafeInteger(this.#capacity) || this.#capacity < 1) {
       throw new ConfigError('capacity', this.#capacity, 'a positive integer');
     }
     this.#redis?.on('ready', this.#onReady);
+    if (this.#redis && typeof this.#redis.options.commandTimeout !== 'number') {
+      this.#logger.warn(
+        {},
+        'cache: the Redis client has no commandTimeout; a Redis that stops answering stalls cache updates and flush()',
+      );
+    }
   }
 
   /** True when there is no Redis behind the memory cache. */
@@ -155,10 +167,7 @@ export class TickCache implements RecentTicks {
     let answer: Tick[] = fromMemory;
     if (fromMemory.length < wanted && this.#redis?.status === 'ready') {
       try {
-        const entries = await withTimeout(
-          this.#redis.lrange(this.keyOf(key), 0, wanted - 1),
-          this.#timeoutMs,
-        );
+        const entries = await this.#redis.lrange(this.keyOf(key), 0, wanted - 1);
         answer = mergeNewestFirst(
           fromMemory,
           entries.map((e) => decode(key, e)),
@@ -229,7 +238,9 @@ export class TickCache implements RecentTicks {
       state.unsynced = [];
       state.rewrite = false;
     }
-    const run = withTimeout(multi.exec(), this.#timeoutMs)
+    // ioredis's commandTimeout ends an EXEC Redis does not answer: a failure like any other.
+    const run = multi
+      .exec()
       .then((results) => {
         const failure =
           results === null ? new Error('EXEC aborted') : results.find(([e]) => e)?.[0];
@@ -297,12 +308,4 @@ function mergeNewestFirst(a: readonly Tick[], b: readonly Tick[], count: number)
   for (const tick of a) byId.set(tick.tradeId, tick);
   for (const tick of b) if (!byId.has(tick.tradeId)) byId.set(tick.tradeId, tick);
   return [...byId.values()].sort((x, y) => y.tradeId - x.tradeId).slice(0, count);
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

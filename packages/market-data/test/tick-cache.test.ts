@@ -148,6 +148,52 @@ describe('TickCache with Redis', () => {
     await proxy.stop();
   });
 
+  it('counts a command Redis does not answer within commandTimeout as a failed update, and catches up', async () => {
+    // The caller sets the timeout on the client; the cache keeps no timer of its own.
+    const client = new Redis(REDIS_URL.href, {
+      commandTimeout: 100,
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+    });
+    client.on('error', () => undefined);
+    clients.push(client);
+    await eventually(() => client.status === 'ready', 5000, 'Redis ready');
+    const metrics = newMetrics();
+    const cache = new TickCache({
+      redis: client,
+      keyPrefix: `${prefix}stall:`,
+      capacity: 50,
+      metrics,
+      retryIntervalMs: 50,
+    });
+    const key = cache.keyOf('XRPUSDT');
+    const ticks = makeTicks(30, { symbol: 'XRPUSDT', startId: 1 });
+    cache.add(ticks.slice(0, 10));
+    await cache.flush();
+    expect(await admin.llen(key)).toBe(10);
+    expect(await metric(metrics, 'trading_cache_update_failures_total')).toBe(0);
+
+    // Redis answers one connection's commands in turn: a BLPOP waiting 1 s
+    // holds back everything the cache sends behind it, as a stalled server would.
+    const stall = client.blpop(`${prefix}stall:nothing`, 1).catch((e: Error) => e.message);
+    cache.add(ticks.slice(10, 20));
+    await cache.flush();
+    expect(await stall).toBe('Command timed out');
+    expect(await metric(metrics, 'trading_cache_update_failures_total')).toBeGreaterThanOrEqual(1);
+    expect(ids(await cache.recent('XRPUSDT', 20))).toEqual(range(20, 1));
+
+    cache.add(ticks.slice(20, 30));
+    await eventually(
+      async () => (await admin.lindex(key, 0))?.startsWith('30|') ?? false,
+      10_000,
+      'Redis caught up',
+    );
+    const entries = await admin.lrange(key, 0, -1);
+    expect(entries.map((e) => Number(e.split('|')[0]))).toEqual(range(30, 1));
+    expect(client.status).toBe('ready');
+    await cache.close();
+  });
+
   describe('under the service', () => {
     let pool: pg.Pool;
     beforeAll(async () => {
