@@ -114,7 +114,9 @@ const PUMP_CHUNK = 4096;
  * in memory awaiting the database), `trading_batch_insert_duration_seconds`
  * (successful inserts), `trading_batches_flushed_total`,
  * `trading_batch_retries_total`, `trading_batches_failed_total` (batches
- * that went to the spool after their retries), `trading_spool_ticks`.
+ * that went to the spool after their retries), `trading_spool_ticks`,
+ * `trading_ticks_refused_total` (ticks the database refused, kept in
+ * `rejected.jsonl`).
  *
  * @example
  * ```ts
@@ -675,7 +677,9 @@ export class MarketDataService {
     this.#duplicates += result.duplicates;
     if (result.rejected.length === 0) return;
     this.#rejected += result.rejected.length;
-    this.#metrics?.ticksRejected.inc({ reason: 'invalid_field' }, result.rejected.length);
+    // The exchange's rejects (trading_ticks_rejected_total) are frames that
+    // never became ticks; these are ticks the database would not store.
+    this.#metrics?.ticksRefused.inc(result.rejected.length);
     this.#logger.warn(
       { count: result.rejected.length, first: result.rejected[0]?.reason },
       'market-data: ticks refused by the database; kept in rejected.jsonl',

@@ -378,7 +378,7 @@ describe('MarketDataService', () => {
     expect(await storedIds(db)).toEqual(range(1, 3000));
   });
 
-  it('keeps ticks the database refuses in rejected.jsonl and stores the rest', async () => {
+  it('keeps ticks the database refuses in rejected.jsonl, counted apart from exchange rejects, and stores the rest', async () => {
     const metrics = newMetrics();
     const spoolDir = await tempDir();
     const service = await start({ metrics, spoolDir, flushIntervalMs: 10 });
@@ -387,13 +387,19 @@ describe('MarketDataService', () => {
     await service.consume([...ticks.slice(0, 4), bad, ...ticks.slice(5)]);
     await service.flush();
     expect(await storedIds(main.db)).toEqual([1, 2, 3, 4, 6, 7, 8, 9, 10]);
-    expect(await metric(metrics, 'trading_ticks_rejected_total', { reason: 'invalid_field' })).toBe(
-      1,
-    );
-    const rejected = (await readFile(join(spoolDir, 'rejected.jsonl'), 'utf8')).trim().split('\n');
-    expect(
-      rejected.map((line) => JSON.parse(line) as { reason: string; tick: Tick }),
-    ).toMatchObject([{ reason: 'invalid price', tick: { tradeId: 5, price: '-3' } }]);
+    expect(await metric(metrics, 'trading_ticks_refused_total')).toBe(1);
+    // trading_ticks_rejected_total is the exchange's frames that never became ticks.
+    const rejects = await metrics.registry.getSingleMetric('trading_ticks_rejected_total')!.get();
+    expect(rejects.values.map((v) => v.value)).toEqual(rejects.values.map(() => 0));
+    expect(service.stats().rejected).toBe(1);
+    const rejectedIn = async (file: string) =>
+      (await readFile(join(spoolDir, file), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { reason: string; tick: Tick });
+    expect(await rejectedIn('rejected.jsonl')).toMatchObject([
+      { reason: 'invalid price', tick: { tradeId: 5, price: '-3' } },
+    ]);
   });
 });
 
