@@ -58,6 +58,10 @@ export interface MarketDataServiceOptions {
   insertTimeoutMs?: number;
   /** Size at which a spool segment file is closed and a new one started. Default 8 MiB. */
   spoolSegmentBytes?: number;
+  /** `rejected.jsonl` is rotated before it would grow past this size. Default 16 MiB. */
+  rejectedFileBytes?: number;
+  /** Rotated `rejected.<n>.jsonl` files kept; older ones are deleted. Default 3. */
+  rejectedFilesKept?: number;
 }
 
 /** Counters of a service since it started. */
@@ -202,6 +206,8 @@ export class MarketDataService {
     const spool = await TickSpool.open(options.spoolDir, {
       logger: options.logger,
       ...(options.spoolSegmentBytes ? { segmentBytes: options.spoolSegmentBytes } : {}),
+      rejectedFileBytes: options.rejectedFileBytes,
+      rejectedFilesKept: options.rejectedFilesKept,
     });
     const service = new MarketDataService(options, spool);
     if (!spool.isEmpty) {

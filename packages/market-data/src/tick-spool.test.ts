@@ -102,4 +102,64 @@ describe('TickSpool', () => {
     expect(line).toMatchObject({ reason: 'invalid price', tick });
     expect(spool.isEmpty).toBe(true);
   });
+
+  it('rotates rejected.jsonl past its size, keeping a few older files and deleting the oldest', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'spool-'));
+    const infos: string[] = [];
+    const logger = {
+      debug() {},
+      info: (_: object, m?: string) => infos.push(m ?? ''),
+      warn() {},
+      error() {},
+    };
+    // Each record is about 260 bytes: two fit in a file, a third rotates it.
+    const spool = await TickSpool.open(dir, {
+      rejectedFileBytes: 600,
+      rejectedFilesKept: 2,
+      logger,
+    });
+    const ticks = batch(1, 12);
+    for (const tick of ticks) await spool.appendRejected([{ tick, reason: 'invalid price' }]);
+    const files = (await readdir(dir)).sort();
+    expect(files).toEqual(['rejected.1.jsonl', 'rejected.2.jsonl', 'rejected.jsonl']);
+    const idsIn = async (name: string) => {
+      const text = await readFile(join(dir, name), 'utf8');
+      expect(Buffer.byteLength(text)).toBeLessThanOrEqual(600);
+      return text
+        .trim()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as { tick: Tick }).tick.tradeId);
+    };
+    // The newest six, oldest first across the files; the six before deleted.
+    expect([
+      ...(await idsIn('rejected.2.jsonl')),
+      ...(await idsIn('rejected.1.jsonl')),
+      ...(await idsIn('rejected.jsonl')),
+    ]).toEqual([7, 8, 9, 10, 11, 12]);
+    expect(infos.filter((m) => m.includes('rotated'))).toHaveLength(5);
+  });
+
+  it('starts rejected.jsonl afresh when no rotated file is kept', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'spool-'));
+    const spool = await TickSpool.open(dir, { rejectedFileBytes: 600, rejectedFilesKept: 0 });
+    for (const tick of batch(1, 5)) await spool.appendRejected([{ tick, reason: 'invalid price' }]);
+    expect(await readdir(dir)).toEqual(['rejected.jsonl']);
+    const text = await readFile(join(dir, 'rejected.jsonl'), 'utf8');
+    expect(
+      text
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { tick: Tick }).tick.tradeId),
+    ).toEqual([5]);
+  });
+
+  it('names a bad rotation setting', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'spool-'));
+    await expect(TickSpool.open(dir, { rejectedFileBytes: 0 })).rejects.toThrow(
+      /rejectedFileBytes/,
+    );
+    await expect(TickSpool.open(dir, { rejectedFilesKept: -1 })).rejects.toThrow(
+      /rejectedFilesKept/,
+    );
+  });
 });

@@ -1,16 +1,29 @@
-import { TradeError, silentLogger, type Logger, type Tick } from '@trade/core';
-import { mkdir, open, readFile, readdir, unlink, type FileHandle } from 'node:fs/promises';
+import { ConfigError, TradeError, silentLogger, type Logger, type Tick } from '@trade/core';
+import { mkdir, open, readFile, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fromTuple, toTuple, type TickTuple } from './tick-rows.js';
 import type { RejectedTick } from './tick-repository.js';
 
 const SEGMENT = /^ticks-(\d{12})\.spool$/;
 const REJECTED_FILE = 'rejected.jsonl';
+const rotatedRejectedFile = (n: number) => `rejected.${n}.jsonl`;
 
 /** Options of {@link TickSpool.open}. */
 export interface TickSpoolOptions {
   /** A segment file is closed and a new one started past this size. Default 8 MiB. */
   segmentBytes?: number;
+  /**
+   * `rejected.jsonl` is rotated before an append would take it past this
+   * size: it becomes `rejected.1.jsonl`, the older ones shift up. Default
+   * 16 MiB.
+   */
+  rejectedFileBytes?: number;
+  /**
+   * Rotated files kept (`rejected.1.jsonl`...`rejected.<n>.jsonl`); the
+   * oldest beyond is deleted. Disk use of refused ticks stays within about
+   * `(n + 1) * rejectedFileBytes`. Default 3.
+   */
+  rejectedFilesKept?: number;
   logger?: Logger;
 }
 
@@ -50,6 +63,9 @@ export class TickSpool {
   #chain: Promise<unknown> = Promise.resolve();
   #pendingAppends = 0;
   #tickCount: number;
+  readonly #rejectedFileBytes: number;
+  readonly #rejectedFilesKept: number;
+  #rejectedChain: Promise<unknown> = Promise.resolve();
 
   private constructor(
     dir: string,
@@ -62,11 +78,23 @@ export class TickSpool {
     this.#tickCount = tickCount;
     this.#nextSeq = (segments.at(-1)?.seq ?? 0) + 1;
     this.#segmentBytes = options.segmentBytes ?? 8 * 1024 * 1024;
+    this.#rejectedFileBytes = options.rejectedFileBytes ?? 16 * 1024 * 1024;
+    this.#rejectedFilesKept = options.rejectedFilesKept ?? 3;
     this.#logger = options.logger ?? silentLogger;
   }
 
   /** Opens (creating it if needed) the spool in `dir`; segments left by an earlier run are kept for replay. */
   static async open(dir: string, options: TickSpoolOptions = {}): Promise<TickSpool> {
+    const { rejectedFileBytes, rejectedFilesKept } = options;
+    if (rejectedFileBytes !== undefined && !(rejectedFileBytes > 0)) {
+      throw new ConfigError('rejectedFileBytes', rejectedFileBytes, 'a positive number of bytes');
+    }
+    if (
+      rejectedFilesKept !== undefined &&
+      !(Number.isSafeInteger(rejectedFilesKept) && rejectedFilesKept >= 0)
+    ) {
+      throw new ConfigError('rejectedFilesKept', rejectedFilesKept, 'a non-negative integer');
+    }
     await mkdir(dir, { recursive: true });
     const segments = (await readdir(dir))
       .map((name) => SEGMENT.exec(name))
@@ -153,23 +181,63 @@ export class TickSpool {
 
   /**
    * Appends ticks the database refused to `rejected.jsonl` beside the
-   * segments, fsync'd: refused, not lost.
+   * segments, fsync'd: refused, not lost. Before an append would take the
+   * file past `rejectedFileBytes` it is rotated (see {@link TickSpoolOptions}).
    */
-  async appendRejected(rejected: readonly RejectedTick[]): Promise<void> {
-    if (rejected.length === 0) return;
+  appendRejected(rejected: readonly RejectedTick[]): Promise<void> {
+    if (rejected.length === 0) return Promise.resolve();
     const text = rejected
       .map(
         (r) =>
           `${JSON.stringify({ at: new Date().toISOString(), reason: r.reason, tick: r.tick })}\n`,
       )
       .join('');
-    const handle = await open(join(this.#dir, REJECTED_FILE), 'a');
+    // One at a time: two writers may record refusals together, and a
+    // rotation must not rename the file under another append.
+    const run = this.#rejectedChain.then(() => this.#writeRejected(text));
+    this.#rejectedChain = run.catch(() => undefined);
+    return run;
+  }
+
+  async #writeRejected(text: string): Promise<void> {
+    const path = join(this.#dir, REJECTED_FILE);
+    let handle = await open(path, 'a');
     try {
+      const { size } = await handle.stat();
+      if (size > 0 && size + Buffer.byteLength(text) > this.#rejectedFileBytes) {
+        await handle.close();
+        await this.#rotateRejected(size);
+        handle = await open(path, 'a');
+      }
       await handle.writeFile(text);
       await handle.datasync();
     } finally {
       await handle.close();
     }
+  }
+
+  /** rejected.jsonl -> rejected.1.jsonl -> ... -> rejected.<kept>.jsonl, whose old content goes. */
+  async #rotateRejected(size: number): Promise<void> {
+    const kept = this.#rejectedFilesKept;
+    const at = (name: string) => join(this.#dir, name);
+    if (kept === 0) {
+      await unlink(at(REJECTED_FILE));
+    } else {
+      // Each rename replaces its target: the oldest kept file is overwritten.
+      for (let n = kept - 1; n >= 1; n--) {
+        await rename(at(rotatedRejectedFile(n)), at(rotatedRejectedFile(n + 1))).catch(
+          ignoreMissing,
+        );
+      }
+      await rename(at(REJECTED_FILE), at(rotatedRejectedFile(1)));
+    }
+    await syncDirectory(this.#dir);
+    this.#logger.info(
+      { dir: this.#dir, bytes: size, kept },
+      kept > 0
+        ? 'spool: rejected.jsonl rotated to rejected.1.jsonl; the oldest rotated file deleted'
+        : 'spool: rejected.jsonl full; deleted (rejectedFilesKept is 0)',
+    );
   }
 
   /** Resolves once every append started so far has finished. */
@@ -221,12 +289,14 @@ export class TickSpool {
     const reader = this.#reader;
     if (!reader) return;
     this.#reader = undefined;
-    await unlink(reader.segment.path).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'ENOENT') throw error;
-    });
+    await unlink(reader.segment.path).catch(ignoreMissing);
     this.#segments.splice(this.#segments.indexOf(reader.segment), 1);
     await syncDirectory(this.#dir);
   }
+}
+
+function ignoreMissing(error: NodeJS.ErrnoException): void {
+  if (error.code !== 'ENOENT') throw error;
 }
 
 function segmentName(seq: number): string {

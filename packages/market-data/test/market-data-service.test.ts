@@ -381,7 +381,8 @@ describe('MarketDataService', () => {
   it('keeps ticks the database refuses in rejected.jsonl, counted apart from exchange rejects, and stores the rest', async () => {
     const metrics = newMetrics();
     const spoolDir = await tempDir();
-    const service = await start({ metrics, spoolDir, flushIntervalMs: 10 });
+    // One refused tick's record is about 250 bytes: the second rotates the file.
+    const service = await start({ metrics, spoolDir, flushIntervalMs: 10, rejectedFileBytes: 300 });
     const ticks = makeTicks(10, { startId: 1 });
     const bad = { ...ticks[4]!, price: '-3' };
     await service.consume([...ticks.slice(0, 4), bad, ...ticks.slice(5)]);
@@ -399,6 +400,14 @@ describe('MarketDataService', () => {
         .map((line) => JSON.parse(line) as { reason: string; tick: Tick });
     expect(await rejectedIn('rejected.jsonl')).toMatchObject([
       { reason: 'invalid price', tick: { tradeId: 5, price: '-3' } },
+    ]);
+
+    await service.consume([{ ...makeTicks(1, { startId: 11 })[0]!, quantity: '0' }]);
+    await service.flush();
+    expect(await metric(metrics, 'trading_ticks_refused_total')).toBe(2);
+    expect(await rejectedIn('rejected.1.jsonl')).toMatchObject([{ tick: { tradeId: 5 } }]);
+    expect(await rejectedIn('rejected.jsonl')).toMatchObject([
+      { reason: 'invalid quantity', tick: { tradeId: 11 } },
     ]);
   });
 });
