@@ -299,6 +299,28 @@ export class MarketDataService {
     return this.#stopPromise;
   }
 
+  /**
+   * The highest trade id of each symbol in the spool, those left by an
+   * earlier run included: ticks received but not yet in the database. An
+   * upper bound (a spool segment counts until all of it is replayed), and
+   * it covers the spool only, not the ticks in memory. Read it at start,
+   * before offering ticks: resume each symbol's stream after the larger of
+   * this and the database's newest id, so the exchange is not asked again
+   * for trades the spool already holds.
+   *
+   * @example
+   * ```ts
+   * const service = await MarketDataService.start({ repository, spoolDir });
+   * const resumeFrom = await repository.latestTradeIds(symbols);
+   * for (const [symbol, id] of service.spooledTradeIds()) {
+   *   resumeFrom.set(symbol, Math.max(id, resumeFrom.get(symbol) ?? id));
+   * }
+   * ```
+   */
+  spooledTradeIds(): Map<string, number> {
+    return this.#spool.highestTradeIds();
+  }
+
   /** Counters since start, and what is buffered now. */
   stats(): MarketDataServiceStats {
     return {

@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TickSpool } from './tick-spool.js';
 
-const batch = (from: number, count: number): Tick[] =>
+const batch = (from: number, count: number, symbol = 'BTCUSDT'): Tick[] =>
   Array.from({ length: count }, (_, i) =>
     createTick({
-      symbol: 'BTCUSDT',
+      symbol,
       tradeId: from + i,
       price: '43250.01000000',
       quantity: '0.0000000012345678',
@@ -161,5 +161,40 @@ describe('TickSpool', () => {
     await expect(TickSpool.open(dir, { rejectedFilesKept: -1 })).rejects.toThrow(
       /rejectedFilesKept/,
     );
+  });
+
+  it('tells the highest trade id per symbol it holds, across a reopen, until a segment is replayed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'spool-'));
+    const first = await TickSpool.open(dir, { segmentBytes: 500 });
+    expect(first.highestTradeIds()).toEqual(new Map());
+    // Two segments: BTCUSDT 1-3, ETHUSDT 50-51, [ETHUSDT 90, BTCUSDT 4]; then BTCUSDT 5-6.
+    await first.append(batch(1, 3));
+    await first.append(batch(50, 2, 'ETHUSDT'));
+    await first.append([...batch(90, 1, 'ETHUSDT'), ...batch(4, 1)]);
+    await first.append(batch(5, 2));
+    const expected = new Map([
+      ['BTCUSDT', 6],
+      ['ETHUSDT', 90],
+    ]);
+    expect(first.highestTradeIds()).toEqual(expected);
+    await first.close();
+    expect(await readdir(dir)).toHaveLength(2);
+
+    const second = await TickSpool.open(dir);
+    expect(second.highestTradeIds()).toEqual(expected);
+    // Part of the first segment replayed: it still counts, whole.
+    await second.next();
+    await second.ack();
+    expect(second.highestTradeIds()).toEqual(expected);
+    // Once it is replayed and deleted, only the second segment's ticks count.
+    while (second.segmentCount > 1) {
+      await second.next();
+      await second.ack();
+    }
+    expect(second.highestTradeIds()).toEqual(new Map([['BTCUSDT', 6]]));
+    await drain(second);
+    expect(second.highestTradeIds()).toEqual(new Map());
+    await second.append(batch(7, 2));
+    expect(second.highestTradeIds()).toEqual(new Map([['BTCUSDT', 8]]));
   });
 });

@@ -30,6 +30,8 @@ export interface TickSpoolOptions {
 interface Segment {
   readonly seq: number;
   readonly path: string;
+  /** Highest trade id per symbol among the segment's ticks. */
+  readonly highestIds: Map<string, number>;
 }
 
 interface Reader {
@@ -96,15 +98,18 @@ export class TickSpool {
       throw new ConfigError('rejectedFilesKept', rejectedFilesKept, 'a non-negative integer');
     }
     await mkdir(dir, { recursive: true });
-    const segments = (await readdir(dir))
+    const segments: Segment[] = (await readdir(dir))
       .map((name) => SEGMENT.exec(name))
       .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => ({ seq: Number(m[1]), path: join(dir, m[0]) }))
+      .map((m) => ({ seq: Number(m[1]), path: join(dir, m[0]), highestIds: new Map() }))
       .sort((a, b) => a.seq - b.seq);
     let tickCount = 0;
     for (const segment of segments) {
-      for (const line of completeLines(await readFile(segment.path, 'utf8')))
+      for (const line of completeLines(await readFile(segment.path, 'utf8'))) {
         tickCount += declaredCount(line);
+        // Unreadable records are skipped at replay too: they hold no tick.
+        noteHighestIds(segment.highestIds, parseBatch(line) ?? []);
+      }
     }
     return new TickSpool(dir, segments, tickCount, options);
   }
@@ -124,13 +129,32 @@ export class TickSpool {
     return this.#segments.length;
   }
 
+  /**
+   * The highest trade id of each symbol in the spool's segments, those left
+   * by an earlier run included (read when the spool is opened). An upper
+   * bound: a segment's ticks count until the whole segment is replayed and
+   * deleted, so a value may belong to a tick already stored. A symbol is
+   * absent when the spool holds none of its ticks. Where to resume the
+   * exchange stream is the larger of this and the database's newest id.
+   */
+  highestTradeIds(): Map<string, number> {
+    const highest = new Map<string, number>();
+    for (const segment of this.#segments) {
+      for (const [symbol, id] of segment.highestIds) {
+        if (id > (highest.get(symbol) ?? -Infinity)) highest.set(symbol, id);
+      }
+    }
+    return highest;
+  }
+
   /** Appends one batch durably: resolves once it is fsync'd. */
   async append(ticks: readonly Tick[]): Promise<void> {
     if (ticks.length === 0) return;
     const line = `${ticks.length} ${JSON.stringify(ticks.map(toTuple))}\n`;
     this.#pendingAppends += 1;
     try {
-      await this.#serial(() => this.#write(line));
+      const segment = await this.#serial(() => this.#write(line));
+      noteHighestIds(segment.highestIds, ticks);
       this.#tickCount += ticks.length;
     } finally {
       this.#pendingAppends -= 1;
@@ -256,10 +280,15 @@ export class TickSpool {
     return run;
   }
 
-  async #write(line: string): Promise<void> {
+  /** Writes `line` to the open segment (a new one when full); resolves with that segment. */
+  async #write(line: string): Promise<Segment> {
     if (this.#active && this.#active.size >= this.#segmentBytes) await this.#seal();
     if (!this.#active) {
-      const segment = { seq: this.#nextSeq, path: join(this.#dir, segmentName(this.#nextSeq)) };
+      const segment: Segment = {
+        seq: this.#nextSeq,
+        path: join(this.#dir, segmentName(this.#nextSeq)),
+        highestIds: new Map(),
+      };
       this.#nextSeq += 1;
       const handle = await open(segment.path, 'a');
       this.#active = { segment, handle, size: 0 };
@@ -271,6 +300,7 @@ export class TickSpool {
       const { bytesWritten } = await active.handle.write(line);
       await active.handle.datasync();
       active.size += bytesWritten;
+      return active.segment;
     } catch (error) {
       // A partial line may be on disk: start the next append in a new segment
       // so the torn record stays the last of this one.
@@ -297,6 +327,12 @@ export class TickSpool {
 
 function ignoreMissing(error: NodeJS.ErrnoException): void {
   if (error.code !== 'ENOENT') throw error;
+}
+
+function noteHighestIds(highest: Map<string, number>, ticks: readonly Tick[]): void {
+  for (const { symbol, tradeId } of ticks) {
+    if (tradeId > (highest.get(symbol) ?? -Infinity)) highest.set(symbol, tradeId);
+  }
 }
 
 function segmentName(seq: number): string {

@@ -410,6 +410,47 @@ describe('MarketDataService', () => {
       { reason: 'invalid quantity', tick: { tradeId: 11 } },
     ]);
   });
+
+  it('tells the highest spooled trade id per symbol, those of an earlier run included', async () => {
+    const proxy = new TcpProxy(PG_PORT);
+    const deadPort = await proxy.start();
+    await proxy.stop(); // nothing listens there now
+    const dead = await openRepository(deadPort);
+    cleanups.push(() => dead.close());
+    const spoolDir = await tempDir();
+    const options = {
+      repository: dead.repository,
+      spoolDir,
+      batchSize: 300,
+      flushIntervalMs: 10,
+      maxRetries: 0,
+      retryBaseDelayMs: 5,
+    };
+    const first = await MarketDataService.start(options);
+    expect(first.spooledTradeIds()).toEqual(new Map());
+    const btc = makeTicks(1500, { startId: 1001 });
+    const eth = makeTicks(700, { symbol: 'ETHUSDT', startId: 501 });
+    await first.consume([...btc.slice(0, 1000), ...eth, ...btc.slice(1000)]);
+    await first.flush();
+    const expected = new Map([
+      ['BTCUSDT', 2500],
+      ['ETHUSDT', 1200],
+    ]);
+    expect(first.spooledTradeIds()).toEqual(expected);
+    await first.stop();
+
+    // A new run on a database still down knows them before any tick arrives.
+    const second = await MarketDataService.start(options);
+    expect(second.spooledTradeIds()).toEqual(expected);
+    await second.stop();
+
+    // Replayed into the database: the spool holds nothing any more.
+    const third = await start({ spoolDir });
+    await eventually(() => third.stats().spoolSegments === 0, 10_000, 'spool replayed');
+    expect(third.spooledTradeIds()).toEqual(new Map());
+    expect(await storedIds(main.db)).toEqual(range(1001, 1500));
+    expect(await storedIds(main.db, 'ETHUSDT')).toEqual(range(501, 700));
+  });
 });
 
 function pg_terminate(db: Kysely<MarketDataDatabase>) {
