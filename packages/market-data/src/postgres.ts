@@ -23,7 +23,9 @@ import type { MarketDataDatabase } from './schema.js';
  * - `statement_timeout`: the server cancels a statement running longer
  *   (a lock held elsewhere, a stalled disk); the connection stays usable
  *   and the insert fails as retryable. A few seconds: a 10,000-tick batch
- *   takes tens of milliseconds.
+ *   takes tens of milliseconds. It bounds every statement of the pool:
+ *   run migrations and other long work (candles over years of ticks) on a
+ *   pool without it.
  * - `query_timeout`: somewhat above `statement_timeout`, for a server that
  *   stopped answering altogether. pg rejects the query but leaves it
  *   running on the connection, so the facade destroys that client instead

@@ -402,10 +402,10 @@ function settledUnlessAborted(
 }
 
 function abortedWhileWaiting(signal: AbortSignal): TradeError {
-  return new TradeError(
-    'tick insert aborted while waiting for the batch before it to commit; nothing written',
-    { isRetryable: true, cause: signal.reason },
-  );
+  return new TradeError('tick insert aborted by its signal before committing; nothing written', {
+    isRetryable: true,
+    cause: signal.reason,
+  });
 }
 
 /**

@@ -382,7 +382,7 @@ describe('MarketDataService with two writers, the first batch blocked', () => {
     expect(watch.seenIdleInTransaction).toBeGreaterThan(0);
     expect(
       failures.some(
-        (e) => TradeError.isInstance(e) && e.isRetryable && /before it to commit/.test(e.message),
+        (e) => TradeError.isInstance(e) && e.isRetryable && /aborted by its signal/.test(e.message),
       ),
     ).toBe(true);
     expect(watch.problems).toEqual([]);
