@@ -68,9 +68,34 @@ export async function runLive(options: LiveOptions): Promise<void> {
     });
     resources.push({ name: 'database', close: () => storage.close() });
 
+    const cache: AppCache = openCache({
+      redisUrl: config.redisUrl,
+      metrics,
+      logger: libraryLogger.child({ component: 'cache' }),
+    });
+    resources.push({ name: 'cache', close: () => cache.close() });
+
+    const service = await MarketDataService.start({
+      repository: storage.ticks,
+      cache: cache.cache,
+      metrics,
+      logger: libraryLogger.child({ component: 'market-data' }),
+      spoolDir: join(config.dataDir, 'spool'),
+      // At 20k ticks/s a 250 ms window alone puts p99 receipt-to-commit near 300 ms.
+      flushIntervalMs: 100,
+      writers: storage.tickWriters,
+    });
+    resources.push({ name: 'market-data service', close: () => service.stop() });
+
+    // Where each symbol resumes: after the newest trade stored, or held in the
+    // spool (a crash with the database down leaves newer ones there).
+    const stored = await storage.ticks.latestTradeIds(config.symbols);
+    for (const [symbol, id] of service.spooledTradeIds()) {
+      if (config.symbols.includes(symbol) && id > (stored.get(symbol) ?? -1))
+        stored.set(symbol, id);
+    }
     // A restarted simulator must not reuse trade ids already stored: it continues after them,
     // and, being a fresh exchange, has nothing to backfill.
-    const stored = await storage.ticks.latestTradeIds(config.symbols);
     let exchangeUrl = config.exchangeUrl;
     let restUrl = config.restUrl;
     if (options.sim) {
@@ -92,25 +117,6 @@ export async function runLive(options: LiveOptions): Promise<void> {
       );
     }
     const resumeFrom = options.sim ? {} : Object.fromEntries(stored);
-
-    const cache: AppCache = openCache({
-      redisUrl: config.redisUrl,
-      metrics,
-      logger: libraryLogger.child({ component: 'cache' }),
-    });
-    resources.push({ name: 'cache', close: () => cache.close() });
-
-    const service = await MarketDataService.start({
-      repository: storage.ticks,
-      cache: cache.cache,
-      metrics,
-      logger: libraryLogger.child({ component: 'market-data' }),
-      spoolDir: join(config.dataDir, 'spool'),
-      // At 20k ticks/s a 250 ms window alone puts p99 receipt-to-commit near 300 ms.
-      flushIntervalMs: 100,
-      writers: storage.tickWriters,
-    });
-    resources.push({ name: 'market-data service', close: () => service.stop() });
 
     let engine: PaperEngine | undefined;
     if (strategy) {

@@ -13,13 +13,15 @@ import {
   settle,
   sleep,
   startApp,
+  storedCount,
+  storedMax,
   until,
 } from './support.js';
 
 // Outages of the app's stores, through a loopback proxy the test cuts and
 // restores: the shared servers keep running for everyone else.
 
-const SYMBOLS = ['FLTEUSDT', 'FLTFUSDT', 'FLTGUSDT', 'FLTHUSDT'];
+const SYMBOLS = ['FLTEUSDT', 'FLTFUSDT', 'FLTGUSDT', 'FLTHUSDT', 'FLTPUSDT', 'FLTQUSDT'];
 
 const scenario = faultScenario(SYMBOLS);
 
@@ -175,4 +177,66 @@ describe('fault suite: PostgreSQL and Redis', () => {
       redis.disconnect();
     }
   }, 120_000);
+
+  it('SIGKILL while PostgreSQL is down: the restart stores every spooled tick once, from the spool, not over REST', async () => {
+    const symbols = SYMBOLS.slice(4, 6);
+    const exchange = await scenario.exchange(symbols, 808);
+    const { sim } = exchange;
+    const dataDir = await scenario.dataDir();
+    const proxy = scenario.proxy(PG_PORT, PG_HOST);
+    const port = await proxy.start();
+    const options = { symbols, dataDir, databaseUrl: databaseUrl(port, '127.0.0.1') };
+    const first = await startApp(exchange, options);
+    exchange.run(500);
+    await until(
+      'a first batch',
+      async () => (await first.metric('trading_batches_flushed_total')) > 0,
+    );
+
+    await proxy.stop();
+    await until(
+      'thousands of ticks in the spool',
+      async () => (await first.metric('trading_spool_ticks')) > 2_000,
+    );
+    // Let the app take in every trade sent and put it in the spool, then kill it.
+    exchange.pause();
+    await until(
+      'every trade read and spooled',
+      async () =>
+        (await first.metric('trading_ticks_received_total')) === exchange.truthCount() &&
+        (await first.metric('trading_batch_buffer_size')) === 0,
+    );
+    first.app.child.kill('SIGKILL');
+    await first.app.exited;
+
+    // Only the spool has these trades now: REST refuses them, so backfill cannot stand in for it.
+    await proxy.start();
+    const stored = await storedMax(symbols);
+    const storedAtKill = await storedCount(symbols);
+    expect(storedAtKill).toBeLessThan(exchange.truthCount() - 2_000);
+    const spooledUpTo: Record<string, number> = {};
+    for (const symbol of symbols) {
+      spooledUpTo[symbol] = sim.lastTradeId(symbol)!;
+      sim.refuseHistory(symbol, (stored[symbol] ?? 0) + 1, spooledUpTo[symbol]);
+    }
+
+    const second = await startApp(exchange, options);
+    exchange.run(500);
+    await sleep(1_000);
+    const unrecovered = await second.metric('trading_ticks_unrecovered_total');
+    const { comparison, exitCode } = await settle(exchange, second, symbols);
+    expect(exitCode).toBe(0);
+    expect(comparison).toMatchObject(EXACT);
+    expect(comparison.stored).toBe(comparison.expected);
+    expect(unrecovered).toBe(0);
+    // Backfill asked REST only for trades after those the spool held.
+    const backfills = sim
+      .restLog()
+      .filter((entry) => entry.path.startsWith('/api/v3/historicalTrades'))
+      .map((entry) => new URL(entry.path, 'http://sim').searchParams);
+    expect(backfills.length).toBeGreaterThan(0);
+    for (const query of backfills) {
+      expect(Number(query.get('fromId'))).toBeGreaterThan(spooledUpTo[query.get('symbol')!]!);
+    }
+  }, 150_000);
 });
