@@ -9,7 +9,13 @@ import { runBacktestCommand } from './commands/backtest.js';
 import { runLive } from './commands/live.js';
 import { runMigrate } from './commands/migrate.js';
 import { runSim } from './commands/sim.js';
-import { readLiveConfig, readLogLevel, readPositiveIntegerFlag, readRate } from './config.js';
+import {
+  checkDataDir,
+  readLiveConfig,
+  readLogLevel,
+  readPositiveIntegerFlag,
+  readRate,
+} from './config.js';
 import { COMMAND_HELP, usage } from './help.js';
 import { createLogger } from './logger.js';
 import { passwordsIn, Scrubber, scrubbingStream } from './secrets.js';
@@ -102,6 +108,7 @@ async function main(argv: string[]): Promise<number> {
         symbols: values.symbols,
         exchangeUrl: values['exchange-url'],
       });
+      await checkDataDir(config.dataDir);
       await runLive({
         config,
         metrics,
@@ -129,7 +136,9 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'migrate': {
-      await runMigrate(readLiveConfig(process.env), libraryLogger);
+      const config = readLiveConfig(process.env);
+      if (config.databaseUrl === undefined) await checkDataDir(config.dataDir);
+      await runMigrate(config, libraryLogger);
       return 0;
     }
     default: {
@@ -137,6 +146,8 @@ async function main(argv: string[]): Promise<number> {
         throw new ConfigError('--strategy', undefined, 'sma or rsi');
       if (values.symbol === undefined)
         throw new ConfigError('--symbol', undefined, 'a symbol such as BTCUSDT');
+      const config = readLiveConfig(process.env);
+      if (config.databaseUrl === undefined) await checkDataDir(config.dataDir);
       const abort = new AbortController();
       void shutdown.requested.then(() => abort.abort());
       await runBacktestCommand({
@@ -145,7 +156,7 @@ async function main(argv: string[]): Promise<number> {
         from: values.from,
         to: values.to,
         json: values.json ?? false,
-        storage: readLiveConfig(process.env),
+        storage: config,
         logger: libraryLogger.child({ component: 'backtest' }),
         signal: abort.signal,
       });

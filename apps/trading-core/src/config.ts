@@ -1,3 +1,5 @@
+import { constants } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ConfigError, normalizeSymbol } from '@trade/core';
 import { redactUrl } from './secrets.js';
@@ -185,4 +187,23 @@ export function readRate(raw: string | undefined, flag: string, fallback: number
     throw new ConfigError(flag, raw, 'a positive number of trades per second, or max');
   }
   return value;
+}
+
+/**
+ * Creates `DATA_DIR` if needed and checks the process may write there, so a
+ * bad directory stops the app at start naming the setting, not later with a
+ * bare ENOENT from the spool or the embedded database.
+ */
+export async function checkDataDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new ConfigError(
+      'DATA_DIR',
+      dir,
+      `a directory this process can create and write (${code})`,
+    );
+  }
 }

@@ -83,6 +83,17 @@ describe('trading-core CLI', () => {
     expect(stdout + stderr).not.toContain('s3cret');
   });
 
+  it.each([['live'], ['migrate']])(
+    '%s names DATA_DIR when it cannot write there',
+    async (command) => {
+      const run = launch([command], { DATA_DIR: '/etc/passwd/trading-core-data' });
+      expect(await run.exited).toBe(2);
+      expect(run.output().stderr).toMatch(
+        /^trading-core: invalid configuration: DATA_DIR: expected a directory this process can create and write \(E[A-Z]+\), got "\/etc\/passwd\/trading-core-data"\n$/,
+      );
+    },
+  );
+
   it('names LOG_LEVEL when it is not a level', async () => {
     const run = launch(['migrate'], { LOG_LEVEL: 'loud' });
     expect(await run.exited).toBe(2);
