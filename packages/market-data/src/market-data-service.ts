@@ -378,7 +378,9 @@ export class MarketDataService {
     setImmediate(() => {
       this.#pumpScheduled = false;
       if (this.#diskBehind) return;
-      this.#pump(PUMP_CHUNK);
+      // No more than the disk bound has room for: a whole chunk taken just
+      // under it would all go to the spool at once, past the bound.
+      this.#pump(Math.min(PUMP_CHUNK, this.#maxBufferedTicks - this.#appendingTicks));
       if (this.#channelLength > 0) this.#schedulePump();
     });
   }

@@ -231,31 +231,41 @@ describe('MarketDataService', () => {
       });
       const ticks = makeTicks(30_000, { startId: 1 });
       let maxBuffered = 0;
-      const producer = (async () => {
-        for (let i = 0; i < ticks.length; i += 100) {
-          for (const tick of ticks.slice(i, i + 100)) expect(service.offer(tick)).toBe(true);
+      let offered = 0;
+      // Offers the next `count` ticks, 100 every 5 ms (20k ticks/s), noting the memory held.
+      const produce = async (count: number) => {
+        for (const end = offered + count; offered < end;) {
+          for (const tick of ticks.slice(offered, offered + 100)) {
+            expect(service.offer(tick)).toBe(true);
+            offered += 1;
+          }
           maxBuffered = Math.max(maxBuffered, service.stats().buffered);
           await new Promise((r) => setTimeout(r, 5));
         }
-      })();
-      await eventually(
-        async () => (await storedIds(main.db)).length > 2000,
-        10_000,
-        'some ticks stored',
-      );
+      };
+      // A steady state first: everything stored, nothing in the spool, so the
+      // batches the outage hits come from memory.
+      await produce(3_000);
+      await service.flush();
+      await eventually(() => service.stats().spoolTicks === 0, 20_000, 'an empty spool');
+      expect(await storedIds(main.db)).toEqual(range(1, 3_000));
+
       await proxy.stop();
+      // The outage lasts until a batch from memory has used up its retries.
+      const duringOutage = produce(17_000);
       await eventually(
-        () => service.stats().spooled > 0,
-        10_000,
-        'ticks spooled during the outage',
+        async () => (await metric(metrics, 'trading_batches_failed_total')) > 0,
+        30_000,
+        'a batch to fail after its retries',
       );
-      await new Promise((r) => setTimeout(r, 500));
+      await duringOutage;
+      expect(service.stats().spooled).toBeGreaterThan(0);
       await proxy.start();
-      await producer;
+      await produce(10_000);
       await service.flush();
       await eventually(
         async () => (await storedIds(main.db)).length === ticks.length,
-        30_000,
+        60_000,
         'every tick stored',
       );
 
