@@ -6,7 +6,13 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { TcpProxy } from '@trade/test-support';
-import { launch, sample, waitForStatus, type AppProcess } from '../support/app-process.js';
+import {
+  killLaunched,
+  launch,
+  sample,
+  waitForStatus,
+  type AppProcess,
+} from '../support/app-process.js';
 
 export { TcpProxy };
 
@@ -153,8 +159,6 @@ export async function startApp(
     DATA_DIR: options.dataDir,
     ...options.env,
   });
-  running.add(app);
-  void app.exited.then(() => running.delete(app));
   const url = await app.metricsUrl();
   await waitForStatus(`${url}/ready`, 200);
   return {
@@ -166,15 +170,6 @@ export async function startApp(
       return app.exited;
     },
   };
-}
-
-const running = new Set<AppProcess>();
-
-/** Kills whatever app process a failed scenario left behind. */
-export async function killLeftovers(): Promise<void> {
-  const left = [...running];
-  for (const app of left) app.child.kill('SIGKILL');
-  await Promise.all(left.map((app) => app.exited));
 }
 
 export function tempDataDir(): Promise<string> {
@@ -205,7 +200,8 @@ export function faultScenario(symbols: readonly string[]): FaultScenario {
   const releases: (() => Promise<void>)[] = [];
   beforeAll(createDatabase);
   afterEach(async () => {
-    await killLeftovers();
+    // Before what the scenario started is released under it.
+    await killLaunched();
     for (const release of releases.splice(0).reverse()) await release();
     await clearRedis(symbols);
   });

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { afterEach } from 'vitest';
 
 // The built CLI, run as an operator runs it.
 const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -17,6 +18,22 @@ export interface AppProcess {
   waitForLog(pattern: RegExp): Promise<Record<string, unknown>>;
 }
 
+const launched = new Set<ChildProcessWithoutNullStreams>();
+
+/** Kills every app process a test started that is still running, and waits for them to exit. */
+export async function killLaunched(): Promise<void> {
+  const left = [...launched].filter(
+    (child) => child.exitCode === null && child.signalCode === null,
+  );
+  for (const child of left) child.kill('SIGKILL');
+  await Promise.all(left.map((child) => new Promise((resolve) => child.once('exit', resolve))));
+  launched.clear();
+}
+
+// A test that fails or times out must not leave its app running (and loading
+// the machine) for the tests after it.
+afterEach(killLaunched);
+
 /** Starts `trading-core <args>` with metrics on a free loopback port unless `env` says otherwise. */
 export function launch(args: string[], env: Record<string, string | undefined> = {}): AppProcess {
   const child = spawn(process.execPath, [cli, ...args], {
@@ -28,6 +45,7 @@ export function launch(args: string[], env: Record<string, string | undefined> =
       ...env,
     },
   });
+  launched.add(child);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
