@@ -85,12 +85,18 @@ describe('the metric catalogue against the specification', () => {
       'trading_ticks_rejected_total',
       'trading_ticks_backfilled_total',
       'trading_ticks_unrecovered_total',
+      'trading_ticks_duplicates_total',
+      'trading_gaps_open',
       'trading_spool_ticks',
       'trading_ticks_refused_total',
+      'trading_spool_append_failures_total',
+      'trading_spool_corrupt_records_total',
+      'trading_ingest_blocked',
       'trading_ws_last_message_age_seconds',
       'trading_paper_fees_paid_total',
       'trading_paper_slippage_cost_total',
       'trading_paper_fills_dropped_total',
+      'trading_paper_fills_refused_total',
       'trading_build_info',
     ]);
   });

@@ -84,6 +84,20 @@ export const METRIC_CATALOGUE = {
     group: 'ticks',
     origin: 'added',
   },
+  ticksDuplicate: {
+    name: 'trading_ticks_duplicates_total',
+    type: 'counter',
+    help: 'Total number of trades dropped as repeats of a trade id already delivered',
+    group: 'ticks',
+    origin: 'added',
+  },
+  gapsOpen: {
+    name: 'trading_gaps_open',
+    type: 'gauge',
+    help: 'Current number of trade-id gaps waiting for REST backfill',
+    group: 'ticks',
+    origin: 'added',
+  },
 
   // 2. Batch processing
   batchesFlushed: {
@@ -135,6 +149,27 @@ export const METRIC_CATALOGUE = {
     name: 'trading_ticks_refused_total',
     type: 'counter',
     help: 'Total number of ticks the database refused as invalid, kept in the rejected file of the spool directory',
+    group: 'batches',
+    origin: 'added',
+  },
+  spoolAppendFailures: {
+    name: 'trading_spool_append_failures_total',
+    type: 'counter',
+    help: 'Total number of spool appends that failed or wrote short (a full or failing disk)',
+    group: 'batches',
+    origin: 'added',
+  },
+  spoolCorruptRecords: {
+    name: 'trading_spool_corrupt_records_total',
+    type: 'counter',
+    help: 'Total number of spool records that failed their checksum or could not be read, kept in the quarantine file',
+    group: 'batches',
+    origin: 'added',
+  },
+  ingestBlocked: {
+    name: 'trading_ingest_blocked',
+    type: 'gauge',
+    help: 'Whether reading from the exchange is paused because neither the database nor the spool takes ticks (1=paused)',
     group: 'batches',
     origin: 'added',
   },
@@ -262,6 +297,13 @@ export const METRIC_CATALOGUE = {
     name: 'trading_paper_fills_dropped_total',
     type: 'counter',
     help: 'Total number of paper fills dropped because the trade log could not be written and its buffer was full',
+    group: 'paper',
+    origin: 'added',
+  },
+  paperFillsRefused: {
+    name: 'trading_paper_fills_refused_total',
+    type: 'counter',
+    help: 'Total number of paper fills the database refused, set aside instead of blocking later fills',
     group: 'paper',
     origin: 'added',
   },
