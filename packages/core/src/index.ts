@@ -7,8 +7,12 @@ export { normalizeSymbol } from './symbol.js';
 export type { TradingSymbol } from './symbol.js';
 export { createTick } from './tick.js';
 export type { Tick, TickInput } from './tick.js';
-export { TICK_REJECT_REASONS } from './tick-reject-reason.js';
-export type { TickRejectReason } from './tick-reject-reason.js';
+export {
+  FRAME_REJECT_REASONS,
+  MIN_PLAUSIBLE_TRADE_TIME,
+  TICK_REJECT_REASONS,
+} from './tick-reject-reason.js';
+export type { FrameRejectReason, TickRejectReason } from './tick-reject-reason.js';
 export { silentLogger } from './logger.js';
 export type { Logger } from './logger.js';
 export type { PaperFill, PaperFillWriter } from './paper-fill.js';
