@@ -16,6 +16,8 @@ import {
   readPositiveIntegerFlag,
   readRate,
 } from './config.js';
+import { lockDataDir } from './data-dir-lock.js';
+import { StartupStoppedError } from './storage.js';
 import { COMMAND_HELP, usage } from './help.js';
 import { createLogger } from './logger.js';
 import { passwordsIn, Scrubber, scrubbingStream } from './secrets.js';
@@ -108,18 +110,20 @@ async function main(argv: string[]): Promise<number> {
         symbols: values.symbols,
         exchangeUrl: values['exchange-url'],
       });
-      await checkDataDir(config.dataDir);
-      await runLive({
-        config,
-        metrics,
-        logger,
-        libraryLogger,
-        paperTrading: values['paper-trading'] ?? false,
-        strategy: values.strategy ?? 'sma',
-        sim: values.sim ?? false,
-        simRate: readRate(values['sim-rate'], '--sim-rate', 20),
-        stopSignal: shutdown.requested,
-      });
+      await withDataDir(config.dataDir, true, () =>
+        runLive({
+          config,
+          metrics,
+          logger,
+          libraryLogger,
+          paperTrading: values['paper-trading'] ?? false,
+          strategy: values.strategy ?? 'sma',
+          sim: values.sim ?? false,
+          simRate: readRate(values['sim-rate'], '--sim-rate', 20),
+          stopSignal: shutdown.requested,
+          stopRequested: shutdown.signal,
+        }),
+      );
       return 0;
     }
     case 'sim': {
@@ -137,31 +141,48 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'migrate': {
       const config = readLiveConfig(process.env);
-      if (config.databaseUrl === undefined) await checkDataDir(config.dataDir);
-      await runMigrate(config, libraryLogger);
+      await withDataDir(config.dataDir, config.databaseUrl === undefined, () =>
+        runMigrate(config, libraryLogger, shutdown.signal),
+      );
       return 0;
     }
     default: {
-      if (values.strategy === undefined)
-        throw new ConfigError('--strategy', undefined, 'sma or rsi');
-      if (values.symbol === undefined)
+      const { strategy, symbol } = values;
+      if (strategy === undefined) throw new ConfigError('--strategy', undefined, 'sma or rsi');
+      if (symbol === undefined)
         throw new ConfigError('--symbol', undefined, 'a symbol such as BTCUSDT');
       const config = readLiveConfig(process.env);
-      if (config.databaseUrl === undefined) await checkDataDir(config.dataDir);
       const abort = new AbortController();
       void shutdown.requested.then(() => abort.abort());
-      await runBacktestCommand({
-        strategy: values.strategy,
-        symbol: values.symbol,
-        from: values.from,
-        to: values.to,
-        json: values.json ?? false,
-        storage: config,
-        logger: libraryLogger.child({ component: 'backtest' }),
-        signal: abort.signal,
-      });
+      await withDataDir(config.dataDir, config.databaseUrl === undefined, () =>
+        runBacktestCommand({
+          strategy,
+          symbol,
+          from: values.from,
+          to: values.to,
+          json: values.json ?? false,
+          storage: config,
+          logger: libraryLogger.child({ component: 'backtest' }),
+          signal: abort.signal,
+        }),
+      );
       return 0;
     }
+  }
+}
+
+/**
+ * Runs `run` with `DATA_DIR` checked and held by this process when the
+ * command uses it (the spool, the embedded database): one process per directory.
+ */
+async function withDataDir<T>(dataDir: string, uses: boolean, run: () => Promise<T>): Promise<T> {
+  if (!uses) return run();
+  await checkDataDir(dataDir);
+  const lock = await lockDataDir(dataDir);
+  try {
+    return await run();
+  } finally {
+    await lock.release();
   }
 }
 
@@ -171,7 +192,11 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     const say = (text: string) => process.stderr.write(scrubber.scrub(text));
-    if (ConfigError.isInstance(error)) {
+    if (error instanceof StartupStoppedError) {
+      // Asked to stop before anything ran: a clean stop.
+      say(`trading-core: ${error.message}\n`);
+      process.exitCode = 0;
+    } else if (ConfigError.isInstance(error)) {
       say(`trading-core: invalid configuration: ${error.message}\n`);
       process.exitCode = 2;
     } else if (error instanceof UsageError) {

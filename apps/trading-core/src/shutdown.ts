@@ -1,24 +1,47 @@
+import { constants } from 'node:os';
 import type { Logger } from 'pino';
 
 /** A pending stop request. */
 export interface Shutdown {
-  /** Resolves on the first SIGINT or SIGTERM. */
+  /** Resolves on the first stopping signal. */
   readonly requested: Promise<void>;
+  /** Aborted on the first stopping signal, for work that takes a signal. */
+  readonly signal: AbortSignal;
 }
 
 /**
- * The first SIGINT/SIGTERM asks for a graceful stop; a second one exits at
- * once (130 for SIGINT, 143 for SIGTERM) without flushing.
+ * Signals that end a Node process by default, apart from SIGKILL and SIGSTOP
+ * (which cannot be caught): each one asks for a graceful stop instead, so
+ * every buffered tick is flushed first. SIGHUP (a closed terminal, or an
+ * operator's reload habit) included.
+ */
+export const STOP_SIGNALS = [
+  'SIGINT',
+  'SIGTERM',
+  'SIGHUP',
+  'SIGQUIT',
+  'SIGUSR2',
+  'SIGALRM',
+] as const satisfies readonly NodeJS.Signals[];
+
+/**
+ * The first stopping signal asks for a graceful stop; a second one exits at
+ * once (128 + the signal's number, e.g. 130 for SIGINT, 143 for SIGTERM)
+ * without flushing.
  */
 export function onShutdown(logger: Logger): Shutdown {
+  const abort = new AbortController();
   const requested = new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       logger.info({ signal }, 'shutdown requested; a second signal exits at once');
-      process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
-      process.once('SIGINT', () => process.exit(130)).once('SIGTERM', () => process.exit(143));
+      for (const s of STOP_SIGNALS) {
+        process.off(s, onSignal);
+        process.once(s, () => process.exit(128 + constants.signals[s]));
+      }
+      abort.abort(new Error(`${signal} received`));
       resolve();
     };
-    process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+    for (const s of STOP_SIGNALS) process.on(s, onSignal);
   });
-  return { requested };
+  return { requested, signal: abort.signal };
 }

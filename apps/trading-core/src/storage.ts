@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import type { Logger } from '@trade/core';
+import { TradeError, type Logger } from '@trade/core';
 import {
   createPgliteDb,
   createPostgresDb,
@@ -27,7 +27,11 @@ export interface Storage {
   readonly tickWriters: number;
   /** Where the data lives, without secrets, e.g. `postgres://app:***@db/trade`. */
   readonly description: string;
-  /** Resolves when the database answers a trivial query. */
+  /**
+   * Resolves when the database answers a trivial query: on its own
+   * connection, never a writer's, and at most once a second however often
+   * it is asked (readiness).
+   */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -41,6 +45,8 @@ export interface StorageOptions {
   readonly logger: Logger;
   /** Apply migrations (idempotent). Default true. */
   readonly migrate?: boolean;
+  /** A stop request: a start-up waiting for the migration lock gives up. */
+  readonly signal?: AbortSignal;
   /**
    * Bound on each statement of the pool (PostgreSQL's `statement_timeout`,
    * with pg's client-side `query_timeout` a little above it for a server that
@@ -62,11 +68,15 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   let description: string;
   let closeEmbedded: () => Promise<void> = () => Promise.resolve();
   let tickWriters = 1;
+  // A trivial query for readiness; on PostgreSQL on its own connection, never a writer's.
+  let probe: () => Promise<void>;
+  let closeProbe: () => Promise<void> = () => Promise.resolve();
   let migrationDb: Kysely<MarketDataDatabase> | undefined;
   if (options.databaseUrl) {
+    const connectionString = options.databaseUrl;
     const statementMs = options.statementTimeoutMs;
     const pool = new pg.Pool({
-      connectionString: options.databaseUrl,
+      connectionString,
       application_name: 'trading-core',
       max: 10,
       connectionTimeoutMillis: 5_000,
@@ -85,20 +95,35 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
       logger: options.logger,
       ...(options.metrics ? { metrics: options.metrics } : {}),
     });
-    description = redactUrl(options.databaseUrl);
+    description = redactUrl(connectionString);
     tickWriters = 2;
-    if (statementMs !== undefined) {
-      // Migrations may rebuild indexes for minutes: their own connection, unbounded.
-      migrationDb = createPostgresDb({
-        pool: new pg.Pool({
-          connectionString: options.databaseUrl,
-          application_name: 'trading-core migrate',
-          max: 1,
-          connectionTimeoutMillis: 5_000,
-        }),
-        logger: options.logger,
-      });
-    }
+    const probeDb = createPostgresDb({
+      pool: new pg.Pool({
+        connectionString,
+        application_name: 'trading-core ready',
+        max: 1,
+        connectionTimeoutMillis: PROBE_TIMEOUT_MS,
+        statement_timeout: PROBE_TIMEOUT_MS,
+        query_timeout: PROBE_TIMEOUT_MS + 1_000,
+        keepAlive: true,
+      }),
+      logger: options.logger,
+    });
+    probe = async () => {
+      await sql`select 1`.execute(probeDb);
+    };
+    closeProbe = () => probeDb.destroy();
+    // Migrations may rebuild indexes for minutes: their own connection (one,
+    // so the session that takes the lock below is the one that migrates), no statement bound.
+    migrationDb = createPostgresDb({
+      pool: new pg.Pool({
+        connectionString,
+        application_name: 'trading-core migrate',
+        max: 1,
+        connectionTimeoutMillis: 5_000,
+      }),
+      logger: options.logger,
+    });
   } else {
     const dir = join(options.dataDir, 'pglite');
     await mkdir(dir, { recursive: true });
@@ -108,14 +133,21 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     closeEmbedded = () => pglite.close();
     db = createPgliteDb(pglite);
     description = `embedded PGlite in ${dir}`;
+    const embedded = db;
+    probe = async () => {
+      await sql`select 1`.execute(embedded);
+    };
   }
   try {
     if (options.migrate ?? true) {
-      const applied = await migrateToLatest((migrationDb ?? db) as unknown as Kysely<unknown>);
+      const applied = migrationDb
+        ? await migrateHoldingLock(migrationDb, options)
+        : await migrateToLatest(db as unknown as Kysely<unknown>);
       options.logger.info({ database: description, applied }, 'database migrated');
     }
   } catch (error) {
     await db.destroy();
+    await closeProbe();
     await closeEmbedded();
     throw error;
   } finally {
@@ -127,12 +159,85 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     paperTrades: new PaperTradeRepository(db),
     tickWriters,
     description,
-    async ping() {
-      await sql`select 1`.execute(db);
-    },
+    ping: sharedAndRecent(probe, PROBE_CACHE_MS),
     async close() {
       await db.destroy();
+      await closeProbe();
       await closeEmbedded();
     },
+  };
+}
+
+/** A stop was asked for before start-up finished: nothing ran yet, nothing was lost. */
+export class StartupStoppedError extends TradeError {
+  constructor(during: string, options: { cause?: unknown } = {}) {
+    super(`stopped during start-up, ${during}`, options);
+    this.name = 'StartupStoppedError';
+  }
+}
+
+// Readiness answers from a result at most this old: a flood of /ready requests
+// (the exporter listens without auth) costs one query per interval.
+const PROBE_CACHE_MS = 1_000;
+const PROBE_TIMEOUT_MS = 2_000;
+// trading-core's own migration lock (a session advisory lock), taken before
+// kysely's: kysely waits for its lock up to an hour in one statement, deaf to
+// signals; this one is tried, so a wait is logged and a stop request heard.
+const MIGRATION_LOCK = 'trading-core migrations';
+const LOCK_RETRY_MS = 250;
+const LOCK_LOG_EVERY_MS = 5_000;
+
+/**
+ * Applies the migrations holding {@link MIGRATION_LOCK}. While another
+ * process holds it, says so every few seconds (with the holder's pid), and
+ * gives up when `options.signal` (a stop request) fires.
+ */
+async function migrateHoldingLock(
+  db: Kysely<MarketDataDatabase>,
+  options: Pick<StorageOptions, 'logger' | 'signal'>,
+): Promise<string[]> {
+  const started = Date.now();
+  let loggedAt = started;
+  for (;;) {
+    const { rows } = await sql<{ got: boolean; holder: number | null }>`
+      select pg_try_advisory_lock(hashtext(${MIGRATION_LOCK})) as got,
+        (select pid from pg_locks where locktype = 'advisory' and granted
+           and objid = hashtext(${MIGRATION_LOCK})::oid and pid <> pg_backend_pid() limit 1) as holder
+    `.execute(db);
+    if (rows[0]?.got) break;
+    if (options.signal?.aborted)
+      throw new StartupStoppedError('while waiting for the migration lock');
+    if (Date.now() - loggedAt >= LOCK_LOG_EVERY_MS || loggedAt === started) {
+      loggedAt = Date.now();
+      options.logger.warn(
+        { waitedMs: loggedAt - started, holderPid: rows[0]?.holder ?? undefined },
+        'waiting for the migration lock: another process is migrating this database',
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, LOCK_RETRY_MS));
+  }
+  try {
+    return await migrateToLatest(db as unknown as Kysely<unknown>);
+  } finally {
+    await sql`select pg_advisory_unlock(hashtext(${MIGRATION_LOCK}))`
+      .execute(db)
+      .catch(() => undefined);
+  }
+}
+
+/**
+ * `check` run at most once per `maxAgeMs`: callers within that time share the
+ * last result (or the run under way), success or failure alike.
+ */
+function sharedAndRecent(check: () => Promise<void>, maxAgeMs: number): () => Promise<void> {
+  let last: { at: number; result: Promise<void> } | undefined;
+  return () => {
+    const now = Date.now();
+    if (last === undefined || now - last.at >= maxAgeMs) {
+      const result = check();
+      result.catch(() => undefined);
+      last = { at: now, result };
+    }
+    return last.result;
   };
 }

@@ -32,8 +32,10 @@ export interface LiveOptions {
   readonly sim: boolean;
   /** Trades per second per symbol of the built-in simulator. */
   readonly simRate: number | 'max';
-  /** Resolves when the process is asked to stop (SIGINT/SIGTERM). */
+  /** Resolves when the process is asked to stop (SIGINT/SIGTERM/SIGHUP...). */
   readonly stopSignal: Promise<void>;
+  /** Aborted at the same moment: start-up steps that wait give up. */
+  readonly stopRequested?: AbortSignal;
 }
 
 /**
@@ -65,6 +67,7 @@ export async function runLive(options: LiveOptions): Promise<void> {
       metrics,
       logger: libraryLogger.child({ component: 'database' }),
       statementTimeoutMs: STATEMENT_TIMEOUT_MS,
+      ...(options.stopRequested ? { signal: options.stopRequested } : {}),
     });
     resources.push({ name: 'database', close: () => storage.close() });
 

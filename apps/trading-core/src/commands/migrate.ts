@@ -6,11 +6,13 @@ import { openStorage } from '../storage.js';
 export async function runMigrate(
   config: Pick<LiveConfig, 'databaseUrl' | 'dataDir'>,
   logger: Logger,
+  signal?: AbortSignal,
 ): Promise<void> {
   const storage = await openStorage({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     logger,
+    ...(signal ? { signal } : {}),
   });
   await storage.close();
 }
