@@ -209,6 +209,13 @@ interface Shard {
 let nextConnectionId = 1;
 
 /**
+ * Largest frame ws reads (16 MiB). Frames over MAX_FRAME_BYTES (1 MiB) up to
+ * this are read, counted as `oversized_frame` and skipped; beyond it ws has
+ * to close the connection, which is counted too and reconnected.
+ */
+const MAX_WS_PAYLOAD = 16 << 20;
+
+/**
  * A Binance trade-stream client that does not lose trades: it answers pings,
  * replaces silent connections, reconnects with backoff and jitter, rotates
  * connections before the 24 h limit and on `serverShutdown` with overlap,
@@ -480,7 +487,10 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
       skipUTF8Validation: true,
       autoPong: false,
       handshakeTimeout: this.options.connectTimeoutMs ?? 10_000,
-      maxPayload: 4 << 20,
+      // Large enough to read a frame over MAX_FRAME_BYTES and reject it (counted,
+      // the connection kept) instead of closing with 1009 and reconnecting in a
+      // loop; it bounds the memory one frame may take per connection.
+      maxPayload: MAX_WS_PAYLOAD,
     });
     const at = this.now();
     const connection: Connection = {
@@ -517,8 +527,12 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
       connection.pinged = false;
     });
     ws.on('unexpected-response', (_request, response) => this.onRefused(connection, response));
-    ws.on('error', (error: Error) => {
+    ws.on('error', (error: Error & { code?: string }) => {
       if (connection.refused) return; // our own abort of a refused upgrade, logged in onClose
+      // Past maxPayload ws must drop the connection (1009): still a frame rejected.
+      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' && !this.closed) {
+        this.reject('oversized_frame', `over ${MAX_WS_PAYLOAD} bytes: connection replaced`);
+      }
       this.logger.warn(
         { shard: shard.index, connection: connection.id, error: error.message },
         'binance: socket error',

@@ -8,7 +8,7 @@ export type {
 export { Backoff, SlidingWindowLimit } from './backoff.js';
 export type { BackoffOptions } from './backoff.js';
 export { ControlQueue } from './control-queue.js';
-export { FrameParser, parseFrameText, parseFrameValue } from './parse-frame.js';
+export { FrameParser, MAX_FRAME_BYTES, parseFrameText, parseFrameValue } from './parse-frame.js';
 export type { FrameResult, TradeStreamType } from './parse-frame.js';
 export { RestRequestError, RestTrades } from './rest-trades.js';
 export type { RestTradesOptions } from './rest-trades.js';

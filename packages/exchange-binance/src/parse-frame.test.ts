@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FrameParser, parseFrameText } from './parse-frame.js';
+import { FrameParser, MAX_FRAME_BYTES, parseFrameText } from './parse-frame.js';
 
 // Shapes copied from Binance's documentation and live captures.
 const COMBINED =
@@ -58,7 +58,7 @@ describe('FrameParser fast path', () => {
   it('falls back to the full parser for unknown fields, other key orders and whitespace', () => {
     const extra = COMBINED.replace('"M":true', '"M":true,"X":"new"');
     const reordered =
-      '{"data":{"s":"BTCUSDT","e":"trade","t":7,"p":"1.0","q":"2","T":5,"m":false},"stream":"btcusdt@trade"}';
+      '{"data":{"s":"BTCUSDT","e":"trade","t":7,"p":"1.0","q":"2","T":1672515782134,"m":false},"stream":"btcusdt@trade"}';
     const spaced = COMBINED.replace('"t":12345', '"t": 12345');
     for (const text of [extra, reordered, spaced]) {
       expect(parser.fast(buf(text), 1)).toBeUndefined();
@@ -89,6 +89,9 @@ describe('validation and rejected reasons', () => {
     [COMBINED.replace('"t":12345', '"t":99999999999999999'), 'invalid_field'],
     [COMBINED.replace('"m":true', '"m":1'), 'invalid_field'],
     [COMBINED.replace('"T":1672515782134', '"T":-1'), 'invalid_field'],
+    // Before 2017-01-01: Binance did not trade yet.
+    [COMBINED.replace('"T":1672515782134', '"T":1483228799999'), 'implausible_time'],
+    [COMBINED.replace('"T":1672515782134', '"T":0'), 'implausible_time'],
     [COMBINED.replace('"s":"BTCUSDT"', '"s":"btc-usdt"'), 'invalid_field'],
     [COMBINED.replace('"stream":"btcusdt@trade"', '"stream":"ethusdt@trade"'), 'symbol_mismatch'],
   ];
@@ -97,6 +100,29 @@ describe('validation and rejected reasons', () => {
     const r = parser.parse(buf(text), 1);
     expect(r).toMatchObject({ kind: 'rejected', reason });
     expect(parser.fast(buf(text), 1)).toBeUndefined();
+  });
+
+  it('takes the first plausible trade time, 2017-01-01T00:00:00Z', () => {
+    const first = COMBINED.replace('"T":1672515782134', '"T":1483228800000');
+    expect(parser.fast(buf(first), 1)?.tradeTime).toBe(1483228800000);
+    expect(parser.parse(first, 1)).toMatchObject({ kind: 'tick' });
+  });
+
+  it('rejects a frame over 1 MiB by its size, before decoding it, and reads one at 1 MiB', () => {
+    const frame = (bytes: number) => {
+      const head = '{"stream":"btcusdt@trade","data":{"e":"kline","x":"';
+      return `${head}${'x'.repeat(bytes - head.length - 3)}"}}`;
+    };
+    expect(buf(frame(MAX_FRAME_BYTES + 1)).length).toBe(MAX_FRAME_BYTES + 1);
+    for (const data of [buf(frame(MAX_FRAME_BYTES + 1)), frame(MAX_FRAME_BYTES + 1)]) {
+      expect(parser.parse(data, 1)).toMatchObject({ kind: 'rejected', reason: 'oversized_frame' });
+    }
+    expect(parser.parseFast(buf(frame(MAX_FRAME_BYTES + 1)), 1)).toMatchObject({
+      reason: 'oversized_frame',
+    });
+    expect(parser.parseFast(buf(frame(MAX_FRAME_BYTES)), 1)).toMatchObject({
+      reason: 'unknown_event',
+    });
   });
 
   it('recognises replies, error replies and serverShutdown', () => {

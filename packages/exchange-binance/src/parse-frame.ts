@@ -1,4 +1,9 @@
-import { isDecimalString, type Tick, type TickRejectReason } from '@trade/core';
+import {
+  isDecimalString,
+  MIN_PLAUSIBLE_TRADE_TIME,
+  type Tick,
+  type TickRejectReason,
+} from '@trade/core';
 
 /** Which Binance trade stream a client reads: raw trades or aggregated trades. */
 export type TradeStreamType = 'trade' | 'aggTrade';
@@ -18,6 +23,13 @@ export type FrameResult =
     };
 
 const SYMBOL = /^[A-Z0-9]{2,30}$/;
+
+/**
+ * Frames larger than this are rejected (`oversized_frame`) without being
+ * decoded or parsed: a trade frame is a few hundred bytes, and the largest
+ * reply the client asks for (a SUBSCRIBE for 1024 streams) a few tens of KiB.
+ */
+export const MAX_FRAME_BYTES = 1 << 20;
 const NON_ZERO_DIGIT = /[1-9]/;
 
 function reject(reason: TickRejectReason, detail: string): FrameResult {
@@ -39,7 +51,7 @@ function isEpochInt(value: unknown): value is number {
  *
  * @example
  * ```ts
- * const r = parseFrameText('{"e":"trade","s":"BTCUSDT","t":1,"p":"1.5","q":"2","T":1,"m":true}', 'trade', Date.now());
+ * const r = parseFrameText('{"e":"trade","s":"BTCUSDT","t":1,"p":"1.5","q":"2","T":1700000000000,"m":true}', 'trade', Date.now());
  * if (r.kind === 'tick') r.tick.side // 'SELL'
  * ```
  */
@@ -104,6 +116,7 @@ export function parseFrameValue(
   if (!isDecimalString(q)) return reject('invalid_field', 'q');
   if (!isEpochInt(T)) return reject('invalid_field', 'T');
   if (typeof m !== 'boolean') return reject('invalid_field', 'm');
+  if (T < MIN_PLAUSIBLE_TRADE_TIME) return reject('implausible_time', `T=${T}`);
   if (!NON_ZERO_DIGIT.test(p)) return reject('non_positive', `p=${p}`);
   if (!NON_ZERO_DIGIT.test(q)) return reject('non_positive', `q=${q}`);
   if (stream !== undefined && stream !== `${s.toLowerCase()}@${streamType}`) {
@@ -240,6 +253,8 @@ export class FrameParser {
         return { kind: 'tick', tick };
       }
     }
+    const oversized = this.oversized(data);
+    if (oversized !== undefined) return oversized;
     this.fullParses++;
     return parseFrameText(
       typeof data === 'string' ? data : data.toString('utf8'),
@@ -258,8 +273,20 @@ export class FrameParser {
       this.fastPathHits++;
       return tick;
     }
+    const oversized = this.oversized(data);
+    if (oversized !== undefined) return oversized;
     this.fullParses++;
     return parseFrameText(data.toString('utf8'), this.streamType, receiveTime);
+  }
+
+  /**
+   * Checked only off the fast path: a frame the fast path accepts is a few
+   * hundred bytes at most (every field it reads is bounded).
+   */
+  private oversized(data: Buffer | string): FrameResult | undefined {
+    return data.length > MAX_FRAME_BYTES
+      ? reject('oversized_frame', `${data.length} bytes, more than ${MAX_FRAME_BYTES}`)
+      : undefined;
   }
 
   /** The tick when `b` is exactly Binance's layout and every field is valid; `undefined` to fall back. */
@@ -353,7 +380,8 @@ export class FrameParser {
     i = skipInt(b, i);
     if (i < 0) return undefined;
     const tradeTime = lastInt;
-    if (tradeTime < 0) return undefined;
+    // Negative means unsafe; too old is the full parser's to reject with its reason.
+    if (tradeTime < MIN_PLAUSIBLE_TRADE_TIME) return undefined;
     // ,"m":true|false
     if (b[i] !== COMMA || b[i + 1] !== QUOTE || b[i + 2] !== 0x6d || b[i + 3] !== QUOTE) {
       return undefined;

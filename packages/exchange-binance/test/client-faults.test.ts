@@ -128,6 +128,34 @@ describe('BinanceTradeClient against the simulator', () => {
       expect(await counterValue(h.metrics, 'ticksRejected', { reason }), reason).toBe(1);
     }
     expectExactlyOnce(h, sim, 10);
+    // Bad frames are skipped, never a reason to drop the connection.
+    expect(h.client.stats()).toMatchObject({ connectionAttempts: 1, reconnects: 0 });
+  });
+
+  it('skips frames of several MiB (not a trade) without reconnecting, counted as oversized_frame', async () => {
+    // 6 MiB: over ws's old 4 MiB limit, which closed the socket (1009) and reconnected.
+    const { sim, h } = await setup({ oversizedFrameBytes: 6 << 20 });
+    sim.generate(5);
+    for (let i = 0; i < 3; i++) sim.malformed('oversized_frame');
+    sim.generate(5);
+    await waitCaughtUp(h, sim);
+    await waitFor(() => h.client.stats().rejected.oversized_frame === 3, 'rejections');
+    expect(await counterValue(h.metrics, 'ticksRejected', { reason: 'oversized_frame' })).toBe(3);
+    expect(h.client.stats()).toMatchObject({ connectionAttempts: 1, reconnects: 0, frames: 23 });
+    expect(sim.stats().connectionsAccepted).toBe(1);
+    expectExactlyOnce(h, sim, 10);
+  });
+
+  it('counts a frame past the 16 MiB read limit too, and loses nothing to the reconnect it forces', async () => {
+    const { sim, h } = await setup({ oversizedFrameBytes: 17 << 20 });
+    sim.generate(5);
+    await waitCaughtUp(h, sim);
+    sim.malformed('oversized_frame');
+    await waitFor(() => sim.stats().connectionsAccepted === 2, 'the reconnect');
+    sim.generate(5);
+    await waitCaughtUp(h, sim);
+    expect(h.client.stats().rejected).toEqual({ oversized_frame: 1 });
+    expectExactlyOnce(h, sim, 10);
   });
 
   it('logs rejected frames at a bounded rate but counts every one', async () => {

@@ -26,7 +26,7 @@ export class FakeWebSocket extends EventEmitter {
 
   /** A trade frame of the combined stream. */
   trade(symbol: string, id: number): void {
-    const data = `{"e":"trade","E":1,"s":"${symbol}","t":${id},"p":"1.00000000","q":"1.00000000","T":1,"m":true,"M":true}`;
+    const data = `{"e":"trade","E":1700000000000,"s":"${symbol}","t":${id},"p":"1.00000000","q":"1.00000000","T":1700000000000,"m":true,"M":true}`;
     this.emit('message', Buffer.from(`{"stream":"${symbol.toLowerCase()}@trade","data":${data}}`));
   }
 

@@ -7,10 +7,10 @@ import {
 } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import {
+  FRAME_REJECT_REASONS,
   InvalidInputError,
   normalizeSymbol,
   silentLogger,
-  TICK_REJECT_REASONS,
   type Logger,
 } from '@trade/core';
 import {
@@ -30,8 +30,16 @@ import { TradeHistory, type SimTrade } from './trade-history.js';
 export type SimFaultKind =
   'drop' | 'stall' | 'gap' | 'duplicate' | 'malformed' | 'serverShutdown' | 'refuse';
 
-/** Malformed frames {@link BinanceSimulator.malformed} can send: one per reject reason of @trade/core. */
-export const MALFORMED_KINDS = TICK_REJECT_REASONS;
+/**
+ * Malformed frames {@link BinanceSimulator.malformed} can send: one per
+ * reason of @trade/core's `FRAME_REJECT_REASONS`, the reasons one stream
+ * frame earns on its own. Each frame sent is counted once under its kind.
+ * The other reasons of `TICK_REJECT_REASONS` take more than one frame:
+ * `ahead_of_exchange` comes from {@link BinanceSimulator.bogusTrade} once the
+ * client has asked REST for the newest id, `invalid_rest_answer` from
+ * {@link BinanceSimulator.lieRest}.
+ */
+export const MALFORMED_KINDS = FRAME_REJECT_REASONS;
 
 /** One of {@link MALFORMED_KINDS}. */
 export type MalformedKind = (typeof MALFORMED_KINDS)[number];
@@ -74,6 +82,11 @@ export interface BinanceSimulatorOptions {
   maxConnectionAttempts?: number;
   /** REST request weight allowed per minute before HTTP 429. Default 6000. */
   restWeightPerMinute?: number;
+  /**
+   * Size in bytes of the frame `malformed('oversized_frame')` sends. Default
+   * 1 MiB + 1 KiB, just over the client's limit for one frame.
+   */
+  oversizedFrameBytes?: number;
   /** Logs connections and faults. Default silent. */
   logger?: Logger;
   /** Clock, milliseconds. Default `Date.now`. */
@@ -232,6 +245,8 @@ interface Connection {
 }
 
 const FIVE_MINUTES = 5 * 60_000;
+/** Default size of `malformed('oversized_frame')`: a little over the client's 1 MiB frame limit. */
+const OVERSIZED_FRAME_BYTES = (1 << 20) + 1024;
 const HIGH_WATER = 1 << 20;
 const LOG_LIMIT = 10_000;
 
@@ -272,6 +287,8 @@ export async function startBinanceSimulator(
   const maxAttempts = options.maxConnectionAttempts ?? 300;
   const restWeightLimit = options.restWeightPerMinute ?? 6000;
   const firstTradeId = options.firstTradeId ?? 1_000_000_000 + Math.floor(random() * 1e8);
+  const oversizedFrameBytes = options.oversizedFrameBytes ?? OVERSIZED_FRAME_BYTES;
+  let oversizedPadding = '';
 
   const symbols = new Map<string, SymbolState>();
   const byStream = new Map<string, { state: SymbolState; agg: boolean }>();
@@ -842,26 +859,41 @@ export async function startBinanceSimulator(
       for (const connection of connections) {
         const wrap = (data: string, stream = first.tradeStream) =>
           connection.combined ? `{"stream":"${stream}","data":${data}}` : data;
-        const bodies: Record<MalformedKind, string> = {
-          invalid_json: '{"stream":"btcusdt@trade","data":{"e":"trade",',
-          not_an_object: '[1,2,3]',
-          unknown_event: wrap(`{"e":"kline","E":${at},"s":"${first.symbol}"}`),
-          missing_field: wrap(
-            `{"e":"trade","E":${at},"s":"${first.symbol}","p":"1.0","q":"1.0","T":${at},"m":true}`,
-          ),
-          invalid_field: wrap(
-            `{"e":"trade","E":${at},"s":"${first.symbol}","t":"x","p":"1.0","q":"1.0","T":${at},"m":true}`,
-          ),
-          non_positive: wrap(
-            `{"e":"trade","E":${at},"s":"${first.symbol}","t":1,"p":"0.00000000","q":"1.0","T":${at},"m":true}`,
-          ),
-          subscription_reply: '{"result":null,"id":987654}',
-          error_payload: '{"code":-1003,"msg":"Too much request weight used."}',
-          symbol_mismatch: connection.combined
-            ? `{"stream":"${first.tradeStream}","data":{"e":"trade","E":${at},"s":"${other === first ? 'ZZZUSDT' : other.symbol}","t":1,"p":"1.0","q":"1.0","T":${at},"m":true}}`
-            : `{"e":"trade","E":${at},"s":"ZZZUSDT","t":1,"p":"1.0","q":"1.0","T":${at},"m":true}`,
+        // Built on demand: the oversized one is megabytes.
+        const bodies: Record<MalformedKind, () => string> = {
+          invalid_json: () => '{"stream":"btcusdt@trade","data":{"e":"trade",',
+          not_an_object: () => '[1,2,3]',
+          unknown_event: () => wrap(`{"e":"kline","E":${at},"s":"${first.symbol}"}`),
+          missing_field: () =>
+            wrap(
+              `{"e":"trade","E":${at},"s":"${first.symbol}","p":"1.0","q":"1.0","T":${at},"m":true}`,
+            ),
+          invalid_field: () =>
+            wrap(
+              `{"e":"trade","E":${at},"s":"${first.symbol}","t":"x","p":"1.0","q":"1.0","T":${at},"m":true}`,
+            ),
+          non_positive: () =>
+            wrap(
+              `{"e":"trade","E":${at},"s":"${first.symbol}","t":1,"p":"0.00000000","q":"1.0","T":${at},"m":true}`,
+            ),
+          subscription_reply: () => '{"result":null,"id":987654}',
+          error_payload: () => '{"code":-1003,"msg":"Too much request weight used."}',
+          symbol_mismatch: () =>
+            connection.combined
+              ? `{"stream":"${first.tradeStream}","data":{"e":"trade","E":${at},"s":"${other === first ? 'ZZZUSDT' : other.symbol}","t":1,"p":"1.0","q":"1.0","T":${at},"m":true}}`
+              : `{"e":"trade","E":${at},"s":"ZZZUSDT","t":1,"p":"1.0","q":"1.0","T":${at},"m":true}`,
+          // Not a trade: a trade could never be this large.
+          oversized_frame: () =>
+            wrap(
+              `{"e":"kline","E":${at},"s":"${first.symbol}","x":"${(oversizedPadding ||= 'x'.repeat(oversizedFrameBytes))}"}`,
+            ),
+          // 1970: before Binance existed.
+          implausible_time: () =>
+            wrap(
+              `{"e":"trade","E":${at},"s":"${first.symbol}","t":1,"p":"1.0","q":"1.0","T":86400000,"m":true}`,
+            ),
         };
-        sendText(connection, bodies[kind]);
+        sendText(connection, bodies[kind]());
       }
     },
     serverShutdown(closeAfterMs = 1000) {
