@@ -1,9 +1,10 @@
-export { MALFORMED_KINDS, startBinanceSimulator } from './sim/binance-simulator.js';
+export { MALFORMED_KINDS, REST_LIE_KINDS, startBinanceSimulator } from './sim/binance-simulator.js';
 export type {
   BinanceSimulator,
   BinanceSimulatorOptions,
   MalformedKind,
   RefuseConnectionsOptions,
+  RestLieKind,
   SimConnectionInfo,
   SimFaultKind,
   SimRequestLogEntry,

@@ -292,6 +292,101 @@ describe('Binance simulator', () => {
     await connect(`${s.url}/ws/btcusdt@trade`);
     expect(s.stats().connectionsRefused).toBe(2);
   });
+
+  it('sends a bogus trade frame that is in neither the ground truth nor REST', async () => {
+    const s = await sim({ symbols: ['BTCUSDT'] });
+    s.generate(3);
+    const c = await connect(`${s.url}/stream?streams=btcusdt@trade`);
+    s.bogusTrade('BTCUSDT', Number.MAX_SAFE_INTEGER);
+    await waitFor(() => c.messages.length === 1, 'the frame');
+    expect(JSON.parse(c.messages[0]!)).toMatchObject({
+      stream: 'btcusdt@trade',
+      data: { e: 'trade', s: 'BTCUSDT', t: Number.MAX_SAFE_INTEGER },
+    });
+    expect(s.truth('BTCUSDT')).toHaveLength(3);
+    const recent = (await (
+      await fetch(`${s.restUrl}/api/v3/trades?symbol=BTCUSDT&limit=1`)
+    ).json()) as { id: number }[];
+    expect(recent.map((r) => r.id)).toEqual([s.lastTradeId('BTCUSDT')]);
+    expect(() => s.bogusTrade('BTCUSDT', -1)).toThrow();
+  });
+
+  it('tells each REST lie once per request it was asked for, then answers honestly', async () => {
+    const s = await sim({ symbols: ['BTCUSDT', 'ETHUSDT'] });
+    s.generate(20);
+    const ids = s.truth('BTCUSDT').map((t) => t.id);
+    const hist = async () => {
+      const response = await fetch(
+        `${s.restUrl}/api/v3/historicalTrades?symbol=BTCUSDT&fromId=${ids[5]!}&limit=4`,
+      );
+      const text = await response.text();
+      return { bytes: text.length, rows: JSON.parse(text) as Record<string, unknown>[] };
+    };
+    s.lieRest(1, 'too_many_rows');
+    expect((await hist()).rows.map((r) => r.id)).toEqual(
+      Array.from({ length: 8 }, (_, i) => ids[5]! + i),
+    );
+    s.lieRest(1, 'ids_out_of_range');
+    expect((await hist()).rows.map((r) => r.id)).toEqual(ids.slice(9, 13));
+    s.lieRest(1, 'wrong_symbol');
+    const eth = s.truth('ETHUSDT');
+    expect((await hist()).rows).toEqual(
+      eth
+        .slice(5, 9)
+        .map((t) => expect.objectContaining({ id: t.id, price: t.price, symbol: 'ETHUSDT' })),
+    );
+    s.lieRest(1, 'huge_body');
+    const huge = await hist();
+    expect(huge.rows.map((r) => r.id)).toEqual(ids.slice(5, 9));
+    expect(huge.bytes).toBeGreaterThan(8 << 20);
+    const honest = await hist();
+    expect(honest.rows.map((r) => r.id)).toEqual(ids.slice(5, 9));
+    expect(honest.rows[0]).not.toHaveProperty('symbol');
+    expect(s.stats().restLies).toBe(4);
+    expect(() => s.lieRest(1, 'nonsense' as never)).toThrow();
+  });
+
+  it('answers from fromId within [fromId, fromId + limit) when older history is gone', async () => {
+    const s = await sim({ symbols: ['BTCUSDT'], retain: 10 });
+    s.generate(30);
+    const oldest = s.truth('BTCUSDT')[0]!.id; // the 21st generated
+    const rows = async (from: number, limit: number) => {
+      const path = `/api/v3/historicalTrades?symbol=BTCUSDT&fromId=${from}&limit=${limit}`;
+      const body = (await (await fetch(s.restUrl + path)).json()) as { id: number }[];
+      return body.map((r) => r.id);
+    };
+    expect(await rows(oldest - 20, 10)).toEqual([]);
+    expect(await rows(oldest - 5, 10)).toEqual([0, 1, 2, 3, 4].map((i) => oldest + i));
+  });
+
+  it('holds REST answers while hanging, with or without the headers sent', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const s = await sim({ symbols: ['BTCUSDT'] });
+    s.generate(2);
+    const path = '/api/v3/trades?symbol=BTCUSDT&limit=1';
+    s.hangRest(5_000);
+    let answered = false;
+    const silent = fetch(s.restUrl + path).then(async (r) => {
+      answered = true;
+      return (await r.json()) as unknown[];
+    });
+    await pollLoop(() => s.stats().restHung === 1);
+    expect(answered).toBe(false);
+    vi.advanceTimersByTime(5_000);
+    expect(await silent).toHaveLength(1);
+    s.hangRest(5_000, { afterHeaders: true });
+    const response = await fetch(s.restUrl + path);
+    expect(response.status).toBe(200);
+    let body = '';
+    const reading = response.text().then((text) => (body = text));
+    let turns = 0;
+    await pollLoop(() => ++turns > 200); // time for a body that would come at once
+    expect(body).toBe('');
+    expect(s.stats().restHung).toBe(2);
+    vi.advanceTimersByTime(5_000);
+    await reading;
+    expect(JSON.parse(body)).toHaveLength(1);
+  });
 });
 
 /** Sends a WebSocket upgrade request and returns the HTTP answer when it is not 101. */
@@ -306,4 +401,10 @@ function upgrade(wsUrl: string): Promise<{ status: number; retryAfter: string | 
       req.destroy();
     });
   });
+}
+
+/** Polls on the event loop itself (setImmediate), for tests that fake the timers. */
+async function pollLoop(predicate: () => boolean): Promise<void> {
+  for (let i = 0; i < 100_000 && !predicate(); i++) await new Promise((r) => setImmediate(r));
+  if (!predicate()) throw new Error('condition not reached');
 }

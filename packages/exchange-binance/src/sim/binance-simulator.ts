@@ -24,7 +24,7 @@ import {
   OPCODE_PONG,
   OPCODE_TEXT,
 } from './ws-protocol.js';
-import { TradeHistory, type SimTrade } from './trade-history.js';
+import { formatPrice, TradeHistory, type SimTrade } from './trade-history.js';
 
 /** A fault the simulator can inject. */
 export type SimFaultKind =
@@ -43,6 +43,24 @@ export const MALFORMED_KINDS = FRAME_REJECT_REASONS;
 
 /** One of {@link MALFORMED_KINDS}. */
 export type MalformedKind = (typeof MALFORMED_KINDS)[number];
+
+/**
+ * Lies {@link BinanceSimulator.lieRest} can tell in a REST trade answer:
+ * - `too_many_rows`: twice the rows asked for, real ones then made-up ones;
+ * - `ids_out_of_range`: the real rows under ids past the asked range;
+ * - `wrong_symbol`: another symbol's trades for the asked ids, each row
+ *   carrying that symbol;
+ * - `huge_body`: the honest rows followed by 8 MiB of whitespace.
+ */
+export const REST_LIE_KINDS = [
+  'too_many_rows',
+  'ids_out_of_range',
+  'wrong_symbol',
+  'huge_body',
+] as const;
+
+/** One of {@link REST_LIE_KINDS}. */
+export type RestLieKind = (typeof REST_LIE_KINDS)[number];
 
 /** Options of {@link startBinanceSimulator}. */
 export interface BinanceSimulatorOptions {
@@ -106,6 +124,10 @@ export interface SimulatorStats {
   restRejected: number;
   /** REST requests refused because their answer would hold ids withheld by {@link BinanceSimulator.refuseHistory}. */
   restWithheld: number;
+  /** REST trade requests answered with a lie by {@link BinanceSimulator.lieRest}. */
+  restLies: number;
+  /** REST requests held unanswered by {@link BinanceSimulator.hangRest}. */
+  restHung: number;
   /** Connections dropped for sending more than the allowed messages per second. */
   rateLimitDrops: number;
   /** Subscriptions refused because a connection would exceed its stream limit. */
@@ -196,6 +218,41 @@ export interface BinanceSimulator {
    * ```
    */
   refuseHistory(symbol: string, fromId: number, toId: number): void;
+  /**
+   * The next `count` REST trade requests (`historicalTrades`, `aggTrades`,
+   * `trades`) are answered 200 with a lie of `kind` (see {@link REST_LIE_KINDS});
+   * counted in `stats().restLies`. A later call replaces the earlier one.
+   *
+   * @example
+   * ```ts
+   * sim.lieRest(1, 'too_many_rows'); // the next backfill gets 2 x limit rows
+   * ```
+   */
+  lieRest(count: number, kind: RestLieKind): void;
+  /**
+   * REST requests arriving in the next `ms` get no answer until then (a
+   * stalled server); one whose client gave up meanwhile gets none at all.
+   * With `{ afterHeaders: true }` the status, headers and the first byte of
+   * the body go at once and the rest waits (a body that never ends).
+   * Counted in `stats().restHung`.
+   *
+   * @example
+   * ```ts
+   * sim.hangRest(60_000, { afterHeaders: true });
+   * ```
+   */
+  hangRest(ms: number, options?: { afterHeaders?: boolean }): void;
+  /**
+   * Sends a well-formed trade frame of `symbol` with trade id `id` that the
+   * exchange never made: not in {@link truth}, not over REST. `id` far ahead
+   * of the newest real id is the bogus id that, trusted, would stall a client.
+   *
+   * @example
+   * ```ts
+   * sim.bogusTrade('BTCUSDT', Number.MAX_SAFE_INTEGER);
+   * ```
+   */
+  bogusTrade(symbol: string, id: number): void;
   /** The REST requests answered, oldest first (the newest 10 000). */
   restLog(): SimRequestLogEntry[];
   /** The WebSocket upgrade requests answered (accepted: 101), oldest first (the newest 10 000). */
@@ -320,6 +377,8 @@ export async function startBinanceSimulator(
     restRequests: 0,
     restRejected: 0,
     restWithheld: 0,
+    restLies: 0,
+    restHung: 0,
     rateLimitDrops: 0,
     streamLimitRefusals: 0,
     pongTimeouts: 0,
@@ -328,6 +387,10 @@ export async function startBinanceSimulator(
   let refuseUntil = 0;
   let refusal: RefuseConnectionsOptions = {};
   let restFailures = { count: 0, status: 500, retryAfterSeconds: 1 };
+  let lies: { count: number; kind: RestLieKind } = { count: 0, kind: 'too_many_rows' };
+  let hugePadding = '';
+  let hangUntil = 0;
+  let hangAfterHeaders = false;
   const withheld = new Map<SymbolState, { fromId: number; toId: number }[]>();
   const restRequestLog: SimRequestLogEntry[] = [];
   const upgradeRequestLog: SimRequestLogEntry[] = [];
@@ -605,13 +668,46 @@ export async function startBinanceSimulator(
   function onHttp(request: IncomingMessage, response: ServerResponse): void {
     stats.restRequests++;
     const at = now();
+    if (at < hangUntil) {
+      // A server that stalls: the answer comes when the hang ends, if anyone still waits for it.
+      stats.restHung++;
+      answerHttp(request, response, at, hangUntil, hangAfterHeaders);
+      return;
+    }
+    answerHttp(request, response, at);
+  }
+
+  function answerHttp(
+    request: IncomingMessage,
+    response: ServerResponse,
+    at: number,
+    holdUntil = 0,
+    afterHeaders = false,
+  ): void {
     const path = request.url ?? '/';
     const url = new URL(path, 'http://sim');
-    const json = (status: number, body: unknown, headers: Record<string, string> = {}) => {
-      logRequest(restRequestLog, { at, path, status });
-      response.writeHead(status, { 'content-type': 'application/json', ...headers });
-      response.end(JSON.stringify(body));
+    const send = (status: number, body: string, headers: Record<string, string> = {}) => {
+      const answer = () => {
+        if (request.socket.destroyed) return; // the client gave up
+        if (!afterHeaders) {
+          logRequest(restRequestLog, { at, path, status });
+          response.writeHead(status, { 'content-type': 'application/json', ...headers });
+        }
+        response.end(afterHeaders ? body.slice(1) : body);
+      };
+      if (holdUntil <= now()) {
+        afterHeaders = false;
+        return answer();
+      }
+      if (afterHeaders) {
+        logRequest(restRequestLog, { at, path, status });
+        response.writeHead(status, { 'content-type': 'application/json', ...headers });
+        response.write(body.slice(0, 1));
+      }
+      later(holdUntil - now(), answer);
     };
+    const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+      send(status, JSON.stringify(body), headers);
     if (restFailures.count > 0) {
       restFailures.count--;
       stats.restRejected++;
@@ -662,10 +758,8 @@ export async function startBinanceSimulator(
     }
     const fromParam = url.searchParams.get('fromId');
     const history = state.history;
-    const fromId =
-      url.pathname === '/api/v3/trades' || fromParam === null
-        ? Math.max(history.oldestId, history.nextId - limit)
-        : Number(fromParam);
+    const latest = url.pathname === '/api/v3/trades' || fromParam === null;
+    const fromId = latest ? Math.max(history.oldestId, history.nextId - limit) : Number(fromParam);
     if (!Number.isSafeInteger(fromId) || fromId < 0) {
       return json(
         400,
@@ -673,15 +767,27 @@ export async function startBinanceSimulator(
         headers,
       );
     }
-    const trades = history.range(fromId, limit);
+    // Ids are consecutive: an answer from fromId never reaches fromId + limit,
+    // even when history older than fromId is gone and it starts later.
+    const trades = history.range(fromId, limit).filter((t) => latest || t.id < fromId + limit);
     if (trades.length > 0 && isWithheld(state, trades[0]!.id, trades[trades.length - 1]!.id)) {
       stats.restWithheld++;
       return json(503, { code: -1000, msg: 'Simulated: history withheld' }, headers);
     }
-    if (url.pathname === '/api/v3/aggTrades') {
-      return json(
-        200,
-        trades.map((t) => ({
+    const agg = url.pathname === '/api/v3/aggTrades';
+    if (lies.count > 0) {
+      lies.count--;
+      stats.restLies++;
+      return send(200, lie(lies.kind, state, fromId, limit, trades, agg), headers);
+    }
+    return send(200, JSON.stringify(restRows(trades, agg)), headers);
+  }
+
+  /** Trades as Binance's REST rows: `historicalTrades`/`trades`, or `aggTrades`. */
+  function restRows(trades: readonly SimTrade[], agg: boolean, symbol?: string): object[] {
+    const extra = symbol === undefined ? {} : { symbol };
+    return agg
+      ? trades.map((t) => ({
           a: t.id,
           p: t.price,
           q: t.quantity,
@@ -690,23 +796,73 @@ export async function startBinanceSimulator(
           T: t.time,
           m: t.isBuyerMaker,
           M: true,
-        })),
-        headers,
-      );
+          ...extra,
+        }))
+      : trades.map((t) => ({
+          id: t.id,
+          price: t.price,
+          qty: t.quantity,
+          quoteQty: quoteQuantity(t.price, t.quantity),
+          time: t.time,
+          isBuyerMaker: t.isBuyerMaker,
+          isBestMatch: true,
+          ...extra,
+        }));
+  }
+
+  /** Trades that never happened, with ids from `fromId`, priced like the newest real one. */
+  function fabricate(state: SymbolState, fromId: number, count: number): SimTrade[] {
+    const model = state.history.get(state.history.nextId - 1);
+    const at = now();
+    return Array.from({ length: count }, (_, i) => ({
+      symbol: state.symbol,
+      id: fromId + i,
+      price: model?.price ?? formatPrice(state.priceCents),
+      quantity: '0.00100000',
+      time: at,
+      isBuyerMaker: false,
+    }));
+  }
+
+  /** The body of a lying answer of `kind` to a request for `limit` trades from `fromId`. */
+  function lie(
+    kind: RestLieKind,
+    state: SymbolState,
+    fromId: number,
+    limit: number,
+    trades: readonly SimTrade[],
+    agg: boolean,
+  ): string {
+    switch (kind) {
+      case 'too_many_rows': {
+        const first = trades[0]?.id ?? fromId;
+        const real = trades.length;
+        const rows = [...trades, ...fabricate(state, first + real, 2 * limit - real)];
+        return JSON.stringify(restRows(rows, agg));
+      }
+      case 'ids_out_of_range':
+        // The real trades' prices under ids not asked for: a jump if believed.
+        return JSON.stringify(
+          restRows(
+            (trades.length > 0 ? trades : fabricate(state, fromId, 1)).map((t) => ({
+              ...t,
+              id: t.id + limit,
+            })),
+            agg,
+          ),
+        );
+      case 'wrong_symbol': {
+        const other = symbolList.find((s) => s !== state);
+        const rows =
+          other === undefined
+            ? trades
+            : trades.map((t) => other.history.get(t.id) ?? fabricate(other, t.id, 1)[0]!);
+        return JSON.stringify(restRows(rows, agg, other?.symbol ?? 'ZZZUSDT'));
+      }
+      case 'huge_body':
+        // Valid JSON (trailing whitespace), too large to be an honest answer.
+        return JSON.stringify(restRows(trades, agg)) + (hugePadding ||= ' '.repeat(8 << 20));
     }
-    return json(
-      200,
-      trades.map((t) => ({
-        id: t.id,
-        price: t.price,
-        qty: t.quantity,
-        quoteQty: quoteQuantity(t.price, t.quantity),
-        time: t.time,
-        isBuyerMaker: t.isBuyerMaker,
-        isBestMatch: true,
-      })),
-      headers,
-    );
   }
 
   /** Whether an answer holding ids `first`..`last` of `state` would show a withheld id. */
@@ -923,6 +1079,39 @@ export async function startBinanceSimulator(
         );
       }
       withheld.set(state, [...(withheld.get(state) ?? []), { fromId, toId }]);
+    },
+    lieRest(count, kind) {
+      if (!REST_LIE_KINDS.includes(kind)) {
+        throw new InvalidInputError('kind', kind, `one of ${REST_LIE_KINDS.join(', ')}`);
+      }
+      lies = { count, kind };
+    },
+    hangRest(ms, options = {}) {
+      hangUntil = now() + ms;
+      hangAfterHeaders = options.afterHeaders ?? false;
+    },
+    bogusTrade(symbol, id) {
+      const state = resolveSymbols(symbol)[0]!;
+      if (!(Number.isSafeInteger(id) && id >= 0)) {
+        throw new InvalidInputError('id', id, 'a trade id (a safe integer >= 0)');
+      }
+      const [trade] = fabricate(state, id, 1);
+      const at = trade!.time;
+      const price = trade!.price;
+      for (const connection of connections) {
+        if (connection.closing || connection.silentUntil > at) continue;
+        const wrap = (stream: string, data: string) =>
+          connection.combined ? `{"stream":"${stream}","data":${data}}` : data;
+        if (connection.streams.has(state.tradeStream)) {
+          const data = `{"e":"trade","E":${at},"s":"${state.symbol}","t":${id},"p":"${price}","q":"0.00100000","T":${at},"m":false,"M":true}`;
+          queueAscii(connection, wrap(state.tradeStream, data));
+        }
+        if (connection.streams.has(state.aggStream)) {
+          const data = `{"e":"aggTrade","E":${at},"s":"${state.symbol}","a":${id},"p":"${price}","q":"0.00100000","f":${id},"l":${id},"T":${at},"m":false,"M":true}`;
+          queueAscii(connection, wrap(state.aggStream, data));
+        }
+      }
+      flushAll();
     },
     restLog: () => restRequestLog.slice(-LOG_LIMIT),
     upgradeLog: () => upgradeRequestLog.slice(-LOG_LIMIT),
