@@ -12,11 +12,14 @@ export interface RestTradesOptions {
   weightPerMinute?: number;
   /** Sent as `X-MBX-APIKEY` when set. */
   apiKey?: string;
-  /** Per-request timeout. Default 10 s. */
+  /** Per-request timeout, body included: a server that hangs or trickles is cut off. Default 10 s. */
   timeoutMs?: number;
   fetch?: typeof fetch;
   now?: () => number;
-  /** Called for each REST row that is not a valid trade. */
+  /**
+   * Called for each REST row that is not a valid trade (its frame reason),
+   * and once for each answer refused as a whole (`invalid_rest_answer`).
+   */
   onReject?: (reason: TickRejectReason, detail: string) => void;
 }
 
@@ -33,7 +36,30 @@ export class RestRequestError extends TradeError {
   }
 }
 
+/**
+ * A REST answer that is not what was asked (more rows than `limit`, ids
+ * outside the asked range, another symbol, a body over the size bound, not
+ * a JSON array): none of it is used. The client treats it as a failed
+ * request: retried, then the gap given up.
+ */
+export class RestAnswerError extends RestRequestError {
+  constructor(message: string, status?: number) {
+    super(message, status);
+    this.name = 'RestAnswerError';
+  }
+}
+
 const WEIGHT = { trade: 25, aggTrade: 4 } as const;
+
+/**
+ * Body bound per row asked: a Binance trade row is about 150 bytes, so 2 KiB
+ * a row (about 2 MiB for 1000 rows, plus a little slack) is never reached by
+ * an honest answer, and a hostile one is cut off there instead of filling memory.
+ */
+const MAX_BYTES_PER_ROW = 2048;
+const BODY_SLACK_BYTES = 16 * 1024;
+/** Error bodies are only logged: the first 64 KiB is plenty. */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
 /** Binance's shortest IP ban, assumed when a 418 comes without `Retry-After`. */
 const DEFAULT_BAN_MS = 120_000;
@@ -80,7 +106,12 @@ export class RestTrades {
     return wait;
   }
 
-  /** Up to `limit` (<= 1000) trades of `symbol` from `fromId`, in id order. Call after {@link waitMs} is 0. */
+  /**
+   * Up to `limit` (<= 1000) trades of `symbol` from `fromId`, in id order.
+   * Call after {@link waitMs} is 0. Trade ids are consecutive, so an honest
+   * answer holds ids in `[fromId, fromId + limit)` (fewer when history
+   * starts later or ends sooner); anything else is a {@link RestAnswerError}.
+   */
   async fetchFrom(
     symbol: string,
     fromId: number,
@@ -88,20 +119,29 @@ export class RestTrades {
     signal?: AbortSignal,
   ): Promise<Tick[]> {
     const path = this.options.streamType === 'trade' ? 'historicalTrades' : 'aggTrades';
-    return this.request(`/api/v3/${path}?symbol=${symbol}&fromId=${fromId}&limit=${limit}`, signal);
+    return this.request(
+      `/api/v3/${path}?symbol=${symbol}&fromId=${fromId}&limit=${limit}`,
+      { symbol, limit, fromId },
+      signal,
+    );
   }
 
-  /** The newest `limit` trades of `symbol`. */
+  /** The newest `limit` trades of `symbol` (at most `limit` rows, or a {@link RestAnswerError}). */
   async latest(symbol: string, limit: number, signal?: AbortSignal): Promise<Tick[]> {
     const path = this.options.streamType === 'trade' ? 'trades' : 'aggTrades';
-    return this.request(`/api/v3/${path}?symbol=${symbol}&limit=${limit}`, signal);
+    return this.request(
+      `/api/v3/${path}?symbol=${symbol}&limit=${limit}`,
+      { symbol, limit },
+      signal,
+    );
   }
 
-  private async request(path: string, signal?: AbortSignal): Promise<Tick[]> {
+  private async request(path: string, asked: Asked, signal?: AbortSignal): Promise<Tick[]> {
     const at = this.now();
     this.spent.push({ at, weight: WEIGHT[this.options.streamType] });
     const headers: Record<string, string> = {};
     if (this.options.apiKey) headers['x-mbx-apikey'] = this.options.apiKey;
+    // Stays on the response: it bounds reading the body as well as the headers.
     const timeout = AbortSignal.timeout(this.options.timeoutMs ?? 10_000);
     let response: Response;
     try {
@@ -126,30 +166,82 @@ export class RestTrades {
         // 429 (rate limit) above all, but a 503 that says when to come back is heeded too.
         this.blockedUntil = Math.max(this.blockedUntil, answeredAt + retryAfterMs);
       }
-      const body = await response.text().catch(() => '');
+      const body = await readBody(response, MAX_ERROR_BODY_BYTES).catch(() => '');
       throw new RestRequestError(
         `GET ${path} answered ${response.status}: ${body.slice(0, 200)}`,
         response.status,
         retryAfterMs,
       );
     }
-    const rows: unknown = await response.json();
-    if (!Array.isArray(rows))
-      throw new RestRequestError(`GET ${path}: not an array`, response.status);
-    const symbol = /symbol=([A-Z0-9]+)/.exec(path)?.[1] ?? '';
+    const maxBytes = asked.limit * MAX_BYTES_PER_ROW + BODY_SLACK_BYTES;
+    let text: string;
+    try {
+      text = await readBody(response, maxBytes);
+    } catch (error) {
+      if (error instanceof BodyTooLarge) {
+        throw this.invalid(path, `body over ${maxBytes} bytes`, response.status);
+      }
+      throw new RestRequestError(
+        `GET ${path} failed reading the body: ${String(error)}`,
+        undefined,
+        undefined,
+        error,
+      );
+    }
+    let rows: unknown;
+    try {
+      rows = JSON.parse(text);
+    } catch {
+      throw this.invalid(path, 'not JSON', response.status);
+    }
+    if (!Array.isArray(rows)) throw this.invalid(path, 'not an array', response.status);
+    const wrong = this.checkRows(rows, asked);
+    if (wrong !== undefined) throw this.invalid(path, wrong, response.status);
     const receiveTime = this.now();
     const ticks: Tick[] = [];
     for (const row of rows) {
       const r = parseFrameValue(
-        this.asStreamPayload(row, symbol),
+        this.asStreamPayload(row, asked.symbol),
         this.options.streamType,
         receiveTime,
       );
       if (r.kind === 'tick') ticks.push(r.tick);
       else if (r.kind === 'rejected') this.options.onReject?.(r.reason, `REST: ${r.detail}`);
     }
-    ticks.sort((a, b) => a.tradeId - b.tradeId);
     return ticks;
+  }
+
+  /**
+   * Why the rows as a whole are not an answer to what was asked, or
+   * `undefined`. One lie (a far id, another symbol's trades) in an answer
+   * makes the rest of it untrustworthy too, so the whole answer goes.
+   */
+  private checkRows(rows: unknown[], asked: Asked): string | undefined {
+    if (rows.length > asked.limit) return `${rows.length} rows, asked for at most ${asked.limit}`;
+    const idField = this.options.streamType === 'trade' ? 'id' : 'a';
+    let previous = -1;
+    for (const row of rows) {
+      if (typeof row !== 'object' || row === null) continue; // the row's own rejection says why
+      const r = row as Record<string, unknown>;
+      const symbol = r.symbol ?? r.s;
+      if (symbol !== undefined && symbol !== asked.symbol) {
+        return `a row of ${JSON.stringify(symbol)}, asked for ${asked.symbol}`;
+      }
+      const id = r[idField];
+      if (typeof id !== 'number' || !Number.isSafeInteger(id)) continue;
+      if (asked.fromId !== undefined && (id < asked.fromId || id >= asked.fromId + asked.limit)) {
+        return `id ${id} outside the asked ${asked.fromId}..${asked.fromId + asked.limit - 1}`;
+      }
+      if (id <= previous) return `id ${id} after ${previous}: not in ascending order`;
+      previous = id;
+    }
+    return undefined;
+  }
+
+  private invalid(path: string, why: string, status: number): RestAnswerError {
+    const detail = `GET ${path}: ${why}`;
+    this.options.onReject?.('invalid_rest_answer', detail);
+    return new RestAnswerError(`${detail}; the whole answer is refused`, status);
   }
 
   /** A REST row in the stream payload's shape, so one validator checks both. */
@@ -159,4 +251,43 @@ export class RestTrades {
     if (this.options.streamType === 'aggTrade') return { e: 'aggTrade', s: symbol, ...r };
     return { e: 'trade', s: symbol, t: r.id, p: r.price, q: r.qty, T: r.time, m: r.isBuyerMaker };
   }
+}
+
+/** What a request asked for, to hold its answer against. */
+interface Asked {
+  readonly symbol: string;
+  readonly limit: number;
+  /** Set for `fromId` requests: ids must lie in `[fromId, fromId + limit)`. */
+  readonly fromId?: number;
+}
+
+class BodyTooLarge extends Error {}
+
+/**
+ * The body as text, reading at most `maxBytes`: a declared `Content-Length`
+ * over it is refused before reading, and a body that grows past it is
+ * cancelled mid-stream (memory stays within `maxBytes` plus one chunk).
+ */
+async function readBody(response: Response, maxBytes: number): Promise<string> {
+  const declared = Number(response.headers.get('content-length') ?? NaN);
+  if (declared > maxBytes) {
+    await response.body?.cancel().catch(() => undefined);
+    throw new BodyTooLarge();
+  }
+  const body = response.body;
+  if (body === null) return '';
+  const reader: ReadableStreamDefaultReader<Uint8Array> = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw new BodyTooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
