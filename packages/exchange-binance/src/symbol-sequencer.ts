@@ -7,23 +7,44 @@ export interface GivenUpIds {
   readonly missed: number;
 }
 
+/** A run of missing trade ids, `fromId..toId` inclusive. */
+export interface IdRange {
+  readonly fromId: number;
+  readonly toId: number;
+}
+
+/** What {@link SymbolSequencer.offer} did with a tick. */
+export type OfferOutcome = 'delivered' | 'duplicate' | 'held' | 'unconfirmed';
+
 /** Options of {@link SymbolSequencer}. */
 export interface SymbolSequencerOptions {
   /**
    * Most ticks held behind a gap. One more, and the oldest gap is given up
    * (reported to {@link onOverflow}) so memory stays bounded while REST
-   * cannot fill it. Default 100 000.
+   * cannot fill it. Ticks waiting for the exchange to confirm their id
+   * ({@link maxJump}) are bounded by the same number. Default 100 000.
    */
   maxHeld?: number;
   /** Told about ids given up because {@link maxHeld} was reached. */
   onOverflow?: (given: GivenUpIds) => void;
+  /**
+   * A tick whose id is more than this far ahead of every id known to exist
+   * (the last delivered, the highest held, the exchange's newest confirmed
+   * with {@link SymbolSequencer.settleUnconfirmed}) is not trusted: it waits,
+   * `'unconfirmed'`, until the exchange says whether such an id exists. One
+   * bogus id would otherwise move the position past every real trade to
+   * come. Default 100 000.
+   */
+  maxJump?: number;
 }
 
 /**
  * Puts one symbol's ticks in trade-id order, each exactly once. Ticks come
  * from the stream (one or two connections) and from REST backfill; a tick
  * whose id is not the next one is held until the ids before it arrive or are
- * given up with {@link skipTo}, or until more than `maxHeld` are held.
+ * given up with {@link skipTo}, or until more than `maxHeld` are held. A tick
+ * far ahead of anything known (`maxJump`) is set aside as unconfirmed until
+ * the caller has asked the exchange ({@link settleUnconfirmed}).
  *
  * It is the only writer of its position ({@link lastId}): callers offer
  * ticks and ask it to give ids up, they never move it themselves.
@@ -31,20 +52,26 @@ export interface SymbolSequencerOptions {
  * @example
  * ```ts
  * const seq = new SymbolSequencer('BTCUSDT', undefined, deliver, { maxHeld: 100_000 });
- * seq.offer(tick);            // 'delivered' | 'duplicate' | 'held'
+ * seq.offer(tick);            // 'delivered' | 'duplicate' | 'held' | 'unconfirmed'
+ * if (seq.hasUnconfirmed) seq.settleUnconfirmed(await newestIdOverRest()); // returns the bogus ones
  * if (seq.hasGap) fetchFrom(seq.nextId, seq.heldMin);
  * ```
  */
 export class SymbolSequencer {
   private last: number | undefined;
   private readonly pending = new Map<number, Tick>();
+  private readonly unconfirmed = new Map<number, Tick>();
+  /** Highest id known to exist: held, or confirmed by the exchange (-1: none). */
+  private known = -1;
+  private moved = false;
   private readonly maxHeld: number;
+  private readonly maxJump: number;
   private readonly onOverflow: ((given: GivenUpIds) => void) | undefined;
   /** Duplicates dropped. */
   duplicates = 0;
   /** Ids given up as unrecoverable ({@link skipTo}, {@link giveUpHeld}, overflow). */
   skipped = 0;
-  /** Most ticks held at once. */
+  /** Most ticks held at once (behind gaps and unconfirmed together). */
   peakHeld = 0;
 
   constructor(
@@ -55,6 +82,7 @@ export class SymbolSequencer {
   ) {
     this.last = lastId;
     this.maxHeld = options.maxHeld ?? 100_000;
+    this.maxJump = options.maxJump ?? 100_000;
     this.onOverflow = options.onOverflow;
   }
 
@@ -68,12 +96,12 @@ export class SymbolSequencer {
     return this.last === undefined ? undefined : this.last + 1;
   }
 
-  /** Ticks held behind a gap. */
+  /** Ticks held behind a gap or waiting for confirmation. */
   get held(): number {
-    return this.pending.size;
+    return this.pending.size + this.unconfirmed.size;
   }
 
-  /** The smallest held id, or `undefined`. */
+  /** The smallest id held behind a gap, or `undefined`. */
   get heldMin(): number | undefined {
     let min: number | undefined;
     for (const id of this.pending.keys()) if (min === undefined || id < min) min = id;
@@ -85,32 +113,153 @@ export class SymbolSequencer {
     return this.pending.size > 0;
   }
 
+  /** True when ticks wait for the exchange to confirm their ids exist. */
+  get hasUnconfirmed(): boolean {
+    return this.unconfirmed.size > 0;
+  }
+
   /** Offers a tick from any source. */
-  offer(tick: Tick): 'delivered' | 'duplicate' | 'held' {
+  offer(tick: Tick): OfferOutcome {
     const id = tick.tradeId;
     if (this.last === undefined) {
+      this.moved = true;
       this.last = id;
       this.deliver(tick);
       return 'delivered';
     }
     if (id === this.last + 1) {
+      this.moved = true;
       this.last = id;
       this.deliver(tick);
       if (this.pending.size > 0) this.drain();
       return 'delivered';
     }
-    if (id <= this.last || this.pending.has(id)) {
+    if (id <= this.last || this.pending.has(id) || this.unconfirmed.has(id)) {
       this.duplicates++;
       return 'duplicate';
     }
-    this.pending.set(id, tick);
+    if (id - Math.max(this.last, this.known) > this.maxJump) {
+      this.unconfirmed.set(id, tick);
+      this.notePeak();
+      // Unbounded waiting would be memory growing while REST is down: see trustUnconfirmed.
+      if (this.unconfirmed.size > this.maxHeld) this.trustUnconfirmed();
+      return 'unconfirmed';
+    }
+    this.hold(tick);
     if (this.pending.size > this.maxHeld) {
       this.overflow();
       // The tick may have gone out with the run the overflow released.
       if (this.last >= id) return 'delivered';
     }
-    if (this.pending.size > this.peakHeld) this.peakHeld = this.pending.size;
     return 'held';
+  }
+
+  /**
+   * The exchange's newest trade id is `newestId`: unconfirmed ticks within
+   * `maxJump` of it are taken (held or delivered), the others are removed and
+   * returned, to be rejected: no lag between stream and REST explains them.
+   */
+  settleUnconfirmed(newestId: number): Tick[] {
+    this.known = Math.max(this.known, newestId);
+    const ticks = this.takeUnconfirmed();
+    const bogus: Tick[] = [];
+    for (const tick of ticks) {
+      if (tick.tradeId - Math.max(this.last!, this.known) > this.maxJump) bogus.push(tick);
+      else this.offer(tick);
+    }
+    return bogus;
+  }
+
+  /**
+   * Takes every unconfirmed tick as real, without the exchange's word (REST
+   * banned or failing, or too many waiting): a symbol that truly jumped must
+   * not stall for as long as REST is away. The gap before them is then
+   * filled or given up as any other.
+   */
+  trustUnconfirmed(): void {
+    for (const tick of this.takeUnconfirmed()) this.hold(tick);
+    while (this.pending.size > this.maxHeld) this.overflow();
+  }
+
+  /** Removes and returns the unconfirmed ticks (at close: nothing vouches for them). */
+  dropUnconfirmed(): Tick[] {
+    return this.takeUnconfirmed();
+  }
+
+  /** Whether a tick with an id above `id` is held. */
+  hasHeldAbove(id: number): boolean {
+    for (const held of this.pending.keys()) if (held > id) return true;
+    return false;
+  }
+
+  /**
+   * Removes and returns, in id order, the held ticks with an id above `id`
+   * received at or before `receivedBy` (all of them by default): the
+   * exchange has no such trades.
+   */
+  dropHeldAbove(id: number, receivedBy = Number.POSITIVE_INFINITY): Tick[] {
+    const dropped = [...this.pending.values()]
+      .filter((t) => t.tradeId > id && t.receiveTime <= receivedBy)
+      .sort((a, b) => a.tradeId - b.tradeId);
+    for (const tick of dropped) this.pending.delete(tick.tradeId);
+    // The dropped ids no longer vouch for anything; the exchange's newest does.
+    let known = Math.max(this.last ?? -1, id);
+    for (const held of this.pending.keys()) if (held > known) known = held;
+    this.known = known;
+    return dropped;
+  }
+
+  /**
+   * Moves the position back to `id`, as long as nothing was delivered or held
+   * since construction: the resume point was ahead of the exchange's newest
+   * trade, and obeying it would drop every real trade up to it as a repeat.
+   * Returns whether it did.
+   */
+  rewind(id: number): boolean {
+    if (this.moved || this.pending.size > 0 || this.last === undefined || id >= this.last) {
+      return false;
+    }
+    this.last = id;
+    return true;
+  }
+
+  /** The missing ids below the newest held tick, in order (what a gap fill still needs). */
+  missingRanges(): IdRange[] {
+    if (this.pending.size === 0 || this.last === undefined) return [];
+    const held = [...this.pending.keys()].sort((a, b) => a - b);
+    const ranges: IdRange[] = [];
+    let next = this.last + 1;
+    for (const id of held) {
+      if (id > next) ranges.push({ fromId: next, toId: id - 1 });
+      next = id + 1;
+    }
+    return ranges;
+  }
+
+  /** How many runs of ids are missing below the newest held tick ({@link missingRanges}`.length`, without sorting). */
+  get gapCount(): number {
+    let count = 0;
+    for (const id of this.pending.keys()) {
+      if (id - 1 !== this.last && !this.pending.has(id - 1)) count++;
+    }
+    return count;
+  }
+
+  /**
+   * Delivers every held tick in order without giving their gaps up (they
+   * are not counted in {@link skipped}): the caller closes and reports the
+   * returned ranges as still open, to be filled later.
+   */
+  releaseHeld(): IdRange[] {
+    const ranges = this.missingRanges();
+    const held = [...this.pending.keys()].sort((a, b) => a - b);
+    for (const id of held) {
+      const tick = this.pending.get(id)!;
+      this.pending.delete(id);
+      this.last = id;
+      this.deliver(tick);
+    }
+    return ranges;
   }
 
   /**
@@ -130,6 +279,7 @@ export class SymbolSequencer {
       this.last = k;
       this.deliver(tick);
     }
+    this.moved = true;
     this.last = id - 1;
     this.skipped += missing;
     this.drain();
@@ -147,6 +297,23 @@ export class SymbolSequencer {
     for (const id of this.pending.keys()) if (id > max) max = id;
     const fromId = this.last + 1;
     return { fromId, toId: max - 1, missed: this.skipTo(max) };
+  }
+
+  private hold(tick: Tick): void {
+    this.pending.set(tick.tradeId, tick);
+    if (tick.tradeId > this.known) this.known = tick.tradeId;
+    this.notePeak();
+  }
+
+  private notePeak(): void {
+    const held = this.pending.size + this.unconfirmed.size;
+    if (held > this.peakHeld) this.peakHeld = Math.min(held, this.maxHeld);
+  }
+
+  private takeUnconfirmed(): Tick[] {
+    const ticks = [...this.unconfirmed.values()].sort((a, b) => a.tradeId - b.tradeId);
+    this.unconfirmed.clear();
+    return ticks;
   }
 
   /** Gives up the oldest gap: the ids before the smallest held tick. */
