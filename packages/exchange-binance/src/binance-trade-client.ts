@@ -17,6 +17,13 @@ import { RestRequestError, RestTrades } from './rest-trades.js';
 import { parseRetryAfter } from './retry-after.js';
 import { SymbolSequencer, type GivenUpIds } from './symbol-sequencer.js';
 
+/**
+ * The stream may run a moment ahead of REST: a held tick is refused as
+ * ahead of the exchange only if REST, asked at least this long after the
+ * tick arrived, still does not know its id.
+ */
+const AHEAD_GRACE_MS = 1_000;
+
 /** Options of {@link BinanceTradeClient}. */
 export interface BinanceTradeClientOptions {
   /** WebSocket base URL, e.g. `wss://stream.binance.com:9443`; the client opens `<url>/stream?streams=...`. */
@@ -35,12 +42,37 @@ export interface BinanceTradeClientOptions {
    * Symbol -> id of the last trade already stored. On start the client
    * backfills from the next id over REST while it streams, so a restarted app
    * recovers what it missed, at most {@link maxResumeTrades} per symbol.
+   *
+   * A resume point ahead of the exchange's newest trade id (REST
+   * `trades?limit=1`, asked at start) is not obeyed, since every real trade up
+   * to it would be dropped as a repeat: the client logs an error, lists it in
+   * `stats().resumeAheadOfExchange`, and resumes from the exchange's newest.
    */
   resumeFrom?: Readonly<Record<string, number>>;
   /** Most trades recovered per symbol on resume; older ones are counted as missed. Default 100 000. */
   maxResumeTrades?: number;
   /** Most trades fetched over REST for one gap; beyond that the oldest are counted as missed. Default 100 000. */
   maxGapTrades?: number;
+  /**
+   * A trade id more than this far ahead of every id known to exist (the last
+   * delivered or held, the exchange's newest seen over REST) is confirmed
+   * with the exchange before it is trusted: the client asks REST for the
+   * newest trade id (`trades?limit=1`, weight 25, within the budget); an id
+   * beyond it (by more than this) is rejected as `ahead_of_exchange`, counted
+   * and logged. Real trades keep flowing meanwhile. Nearer ids are held as
+   * any gap, and refused the same way if REST, asked a second or more after
+   * they arrived, has no trade that new. When REST cannot answer (banned, or
+   * five failures in a row), or more than `maxHeldTrades` wait, they are
+   * trusted rather than stalling a symbol that really jumped.
+   * Default `maxGapTrades` (100 000).
+   *
+   * @example
+   * ```ts
+   * // A frame with t = 9007199254740991 no longer moves BTCUSDT past every real trade:
+   * new BinanceTradeClient({ ...options, maxTradeIdJump: 10_000 });
+   * ```
+   */
+  maxTradeIdJump?: number;
   /**
    * Most ticks held per symbol behind a gap while REST fills it. A backfill
    * that cannot keep up (rate limit, REST down) would otherwise hold every
@@ -95,6 +127,11 @@ export interface BinanceTradeClientOptions {
   restWeightPerMinute?: number;
   /** Sent as `X-MBX-APIKEY` on REST requests when set. */
   apiKey?: string;
+  /**
+   * A REST request (headers and body) that takes longer fails, and is retried
+   * or its gap given up as for any failed request. Default 10 s.
+   */
+  restTimeoutMs?: number;
   /** Events buffered for a slow consumer before the sockets are paused. Default 200 000. */
   maxBufferedEvents?: number;
   /** Handshake timeout. Default 10 s. */
@@ -132,19 +169,47 @@ export type BinanceClientEvent =
       /** Trades recovered over REST, and trades given up. */
       readonly recovered: number;
       readonly missed: number;
-    };
+    }
+  /**
+   * At `close()`, a gap still waiting for REST: its ids `fromId..toId` were
+   * not delivered, the ticks streamed after it were (they follow this event).
+   * Record it to fill it later; {@link BinanceTradeClient.openGaps} lists the same.
+   */
+  | ({ readonly type: 'gap-open' } & OpenGap);
+
+/** A run of trade ids not delivered, that REST has not filled (yet). */
+export interface OpenGap {
+  readonly symbol: string;
+  /** First and last missing id, inclusive. */
+  readonly fromId: number;
+  readonly toId: number;
+}
+
+/** A `resumeFrom` id the exchange had not reached: see {@link BinanceClientStats.resumeAheadOfExchange}. */
+export interface ResumeAheadOfExchange {
+  readonly symbol: string;
+  /** The id the app asked to resume after. */
+  readonly resumeFrom: number;
+  /** The exchange's newest trade id at start: where the client resumed instead. */
+  readonly exchangeNewest: number;
+}
 
 /** Counters of what the client did, for tests and diagnostics. */
 export interface BinanceClientStats {
   frames: number;
   ticksDelivered: number;
+  /** Stream frames dropped as repeats of a trade id already delivered or held (`trading_ticks_duplicates_total`). */
   duplicatesDropped: number;
   rejected: Partial<Record<TickRejectReason, number>>;
   gapsDetected: number;
   tradesBackfilled: number;
   tradesMissed: number;
-  /** Ticks held behind gaps now, all symbols. */
+  /** Ticks held now, all symbols: behind gaps, or waiting for the exchange to confirm a far id. */
   heldTrades: number;
+  /** Gaps waiting for REST now ({@link BinanceTradeClient.openGaps}); after `close()`, the gaps left open (`trading_gaps_open`). */
+  gapsOpen: number;
+  /** `resumeFrom` ids that were ahead of the exchange's newest trade, and where each symbol resumed instead. */
+  resumeAheadOfExchange: ResumeAheadOfExchange[];
   /** Most ticks one symbol held at once (bounded by `maxHeldTrades`). */
   peakHeldTrades: number;
   /** End (epoch ms) of the latest REST IP ban (HTTP 418); `undefined` when never banned. */
@@ -262,6 +327,8 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
     this.burstTime = 0;
   };
   private flushScheduled = false;
+  /** The gaps left open at close(), once closed. */
+  private gapsAtClose: OpenGap[] | undefined;
   private readonly stat: BinanceClientStats = {
     frames: 0,
     ticksDelivered: 0,
@@ -271,6 +338,8 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
     tradesBackfilled: 0,
     tradesMissed: 0,
     heldTrades: 0,
+    gapsOpen: 0,
+    resumeAheadOfExchange: [],
     peakHeldTrades: 0,
     restBannedUntil: undefined,
     connectionAttempts: 0,
@@ -302,6 +371,7 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
       streamType,
       weightPerMinute: options.restWeightPerMinute,
       apiKey: options.apiKey,
+      timeoutMs: options.restTimeoutMs,
       fetch: options.fetch,
       now: this.now,
       onReject: (reason, detail) => this.reject(reason, detail),
@@ -329,6 +399,10 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
     if (!(Number.isSafeInteger(maxHeld) && maxHeld >= 1)) {
       throw new ConfigError('maxHeldTrades', maxHeld, 'an integer >= 1');
     }
+    const maxJump = options.maxTradeIdJump ?? options.maxGapTrades ?? 100_000;
+    if (!(Number.isSafeInteger(maxJump) && maxJump >= 1)) {
+      throw new ConfigError('maxTradeIdJump', maxJump, 'an integer >= 1');
+    }
     const resumeFrom = new Map(
       Object.entries(options.resumeFrom ?? {}).map(([s, id]) => [
         normalizeSymbol(s, 'resumeFrom'),
@@ -346,6 +420,7 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
           shard,
           sequencer: new SymbolSequencer(symbol, last, (tick) => this.deliver(tick), {
             maxHeld,
+            maxJump,
             onOverflow: (given) => this.onHeldOverflow(symbol, given),
           }),
           filling: false,
@@ -410,12 +485,37 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
     return {
       ...this.stat,
       rejected: { ...this.stat.rejected },
+      resumeAheadOfExchange: [...this.stat.resumeAheadOfExchange],
       fastPathFrames: this.parser.fastPathHits,
       bufferedEvents: this.queue.size,
       heldTrades: held,
+      gapsOpen: this.gapsAtClose?.length ?? this.countOpenGaps(),
       peakHeldTrades: peak,
       restBannedUntil: this.rest.bannedUntil > 0 ? this.rest.bannedUntil : undefined,
     };
+  }
+
+  /**
+   * Runs of trade ids not delivered, that REST has not filled yet: while
+   * running, the gaps the backfill is working on (ticks after them are held);
+   * after `close()`, the gaps left open then, whose later ticks were
+   * delivered anyway. Store them with the ticks to fill them later, and
+   * report them (e.g. in `/ready`). `trading_gaps_open` counts them.
+   *
+   * @example
+   * ```ts
+   * await client.close();
+   * for (const { symbol, fromId, toId } of client.openGaps()) saveGap(symbol, fromId, toId);
+   * ```
+   */
+  openGaps(): OpenGap[] {
+    if (this.gapsAtClose !== undefined) return [...this.gapsAtClose];
+    const gaps: OpenGap[] = [];
+    for (const slot of this.slots.values()) {
+      for (const range of slot.sequencer.missingRanges())
+        gaps.push({ symbol: slot.symbol, ...range });
+    }
+    return gaps;
   }
 
   /** Id of the last trade delivered per symbol (what to pass as `resumeFrom` next time). */
@@ -427,11 +527,18 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
     return out;
   }
 
-  /** Closes every connection and ends the iterator after the buffered events. */
+  /**
+   * Closes every connection and ends the iterator after the buffered events.
+   * Ticks held behind a gap REST has not filled are delivered, in order,
+   * after a `gap-open` event per missing run; {@link openGaps} lists those
+   * runs afterwards. Ticks whose far-ahead id the exchange never confirmed
+   * are not delivered (rejected, `ahead_of_exchange`).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.abort.abort();
+    this.releaseHeldAtClose();
     if (this.watchdog) clearInterval(this.watchdog);
     for (const sleeper of this.sleepers) {
       clearTimeout(sleeper.timer);
@@ -452,6 +559,37 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
     this.metrics?.wsConnectionStatus.set(0);
     this.queue.end();
     await Promise.all(closing);
+  }
+
+  /**
+   * Nothing will fill the gaps now: the ticks behind them go to the consumer
+   * (so they are stored) and the gaps are reported instead of the ticks being lost.
+   */
+  private releaseHeldAtClose(): void {
+    const gaps: OpenGap[] = [];
+    for (const slot of this.slots.values()) {
+      const seq = slot.sequencer;
+      for (const tick of seq.dropUnconfirmed()) {
+        this.reject(
+          'ahead_of_exchange',
+          `${slot.symbol} ${tick.tradeId}: not confirmed by the exchange before close`,
+        );
+      }
+      if (!seq.hasGap) continue;
+      const ranges = seq.missingRanges();
+      for (const range of ranges) {
+        gaps.push({ symbol: slot.symbol, ...range });
+        this.queue.push({ type: 'gap-open', symbol: slot.symbol, ...range });
+      }
+      const held = seq.held;
+      seq.releaseHeld();
+      this.logger.warn(
+        { symbol: slot.symbol, gaps: ranges, delivered: held },
+        'binance: closing with gaps REST has not filled: the ticks after them are delivered, the gaps reported (openGaps())',
+      );
+    }
+    this.gapsAtClose = gaps;
+    this.metrics?.gapsOpen.set(gaps.length);
   }
 
   // ---- connections --------------------------------------------------------
@@ -716,7 +854,7 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
     // Gaps seen while two connections overlapped may be real: fill them now.
     for (const symbol of shard.symbols) {
       const slot = this.slots.get(symbol)!;
-      if (slot.sequencer.hasGap) this.fill(slot);
+      if (slot.sequencer.hasGap || slot.sequencer.hasUnconfirmed) this.fill(slot);
     }
   }
 
@@ -744,6 +882,8 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
   }
 
   private checkLiveness(): void {
+    // New runs open behind held ticks between backfill steps: the gauge catches up here.
+    this.updateGapsOpen();
     // Paused sockets read nothing: that is backpressure, not silence (see setPaused).
     if (this.paused) return;
     const at = this.now();
@@ -820,8 +960,10 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
     }
     const outcome = sequencer.offer(tick);
     if (outcome === 'delivered') return;
-    if (outcome === 'duplicate') this.stat.duplicatesDropped++;
-    else if (!slot.filling && shard.draining === undefined) this.fill(slot);
+    if (outcome === 'duplicate') {
+      this.stat.duplicatesDropped++;
+      this.metrics?.ticksDuplicate.inc();
+    } else if (!slot.filling && shard.draining === undefined) this.fill(slot);
   }
 
   private onOther(connection: Connection, result: FrameResult): void {
@@ -912,10 +1054,14 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
 
   // ---- gap backfill -------------------------------------------------------
 
-  /** Fills the gap of `slot` over REST (or catches up from a resume point); one job per symbol. */
+  /**
+   * Fills the gap of `slot` over REST (or catches up from a resume point),
+   * after settling ids waiting for the exchange's word; one job per symbol.
+   */
   private fill(slot: SymbolSlot): void {
     if (slot.filling || this.closed) return;
     slot.filling = true;
+    this.updateGapsOpen();
     this.fillLoop(slot)
       .catch((error: unknown) => {
         this.logger.error(
@@ -925,8 +1071,10 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
       })
       .finally(() => {
         slot.filling = false;
+        this.updateGapsOpen();
+        const seq = slot.sequencer;
         // A gap may have opened while the job finished.
-        if (!this.closed && slot.sequencer.hasGap && slot.shard.draining === undefined)
+        if (!this.closed && (seq.hasGap || seq.hasUnconfirmed) && slot.shard.draining === undefined)
           this.fill(slot);
       });
   }
@@ -934,27 +1082,32 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
   private async fillLoop(slot: SymbolSlot): Promise<void> {
     const seq = slot.sequencer;
     const symbol = slot.symbol;
+    if (seq.hasUnconfirmed) await this.confirmFarIds(slot);
+    if (!seq.hasGap && !slot.catchUp) return;
     const maxGap =
       slot.catchUp === 'resume'
         ? (this.options.maxResumeTrades ?? 100_000)
         : (this.options.maxGapTrades ?? 100_000);
-    const fromId = seq.nextId!;
     let recovered = 0;
     let missed = 0;
     let failures = 0;
-    let toId = fromId - 1;
     let bannedUntil: number | undefined;
     this.stat.gapsDetected++;
 
+    let fromId = seq.nextId!;
     if (slot.catchUp === 'resume') {
-      // Bound the catch-up by the newest trade REST knows.
-      const head = await this.restCall(() => this.rest.latest(symbol, 1, this.abort.signal));
-      const newest = head?.[0]?.tradeId;
-      if (newest !== undefined && newest - seq.lastId! > maxGap) {
-        missed += seq.skipTo(newest - maxGap + 1);
+      // Bound the catch-up by the newest trade REST knows, and check the resume point against it.
+      const newest = await this.exchangeNewest(symbol);
+      if (newest !== undefined) {
+        for (const tick of seq.settleUnconfirmed(newest)) this.rejectAhead(slot, tick, newest);
+        if (newest < seq.lastId! && this.resumeAhead(slot, newest)) fromId = seq.nextId!;
+        else if (newest - seq.lastId! > maxGap) missed += seq.skipTo(newest - maxGap + 1);
       }
     }
+    let toId = fromId - 1;
     while (!this.closed) {
+      if (seq.hasUnconfirmed) await this.confirmFarIds(slot);
+      this.updateGapsOpen();
       if (this.restBanned()) {
         // No request may go while the IP is banned: give the gap up now rather than hold the stream.
         bannedUntil = this.rest.bannedUntil;
@@ -971,6 +1124,8 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
       const target = heldMin ?? Number.POSITIVE_INFINITY; // first id we already hold
       toId = Math.max(toId, Number.isFinite(target) ? target - 1 : next - 1);
       if (Number.isFinite(target) && target - next > maxGap) {
+        // Giving ids up for a tick REST has never shown: first make sure the exchange has it.
+        if (await this.dropAheadOfExchange(slot)) continue;
         missed += seq.skipTo(target - maxGap);
         continue;
       }
@@ -995,6 +1150,8 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
       }
       if (rows.length === 0) {
         if (!Number.isFinite(target)) break; // caught up with the head
+        // History ends before the held tick: is the tick newer than anything the exchange has?
+        if (await this.dropAheadOfExchange(slot)) continue;
         // REST does not have them (yet): retry a few times, then give up.
         failures++;
         if (failures >= 5) {
@@ -1021,6 +1178,105 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
     }
     slot.catchUp = undefined;
     this.reportGap(symbol, { fromId, toId, recovered, missed }, bannedUntil);
+  }
+
+  /** The exchange's newest trade id of `symbol` over REST (`trades?limit=1`), or `undefined` when REST did not say. */
+  private async exchangeNewest(symbol: string): Promise<number | undefined> {
+    const rows = await this.restCall(() => this.rest.latest(symbol, 1, this.abort.signal));
+    return rows?.[0]?.tradeId;
+  }
+
+  /**
+   * Far-ahead ids ({@link BinanceTradeClientOptions.maxTradeIdJump}) wait for
+   * the exchange's newest trade id: those beyond it are rejected, the others
+   * taken. Without an answer (REST banned, or failing five times) they are
+   * trusted: a symbol that really jumped must not stall while REST is away.
+   */
+  private async confirmFarIds(slot: SymbolSlot): Promise<void> {
+    const seq = slot.sequencer;
+    for (let failures = 1; seq.hasUnconfirmed && !this.closed; failures++) {
+      const newest = await this.exchangeNewest(slot.symbol);
+      if (this.closed) return;
+      if (newest !== undefined) {
+        for (const tick of seq.settleUnconfirmed(newest)) this.rejectAhead(slot, tick, newest);
+        return;
+      }
+      if (this.restBanned() || failures >= 5) {
+        this.logger.error(
+          { symbol: slot.symbol, held: seq.held },
+          'binance: cannot ask REST whether far-ahead trade ids exist: trusting them',
+        );
+        seq.trustUnconfirmed();
+        return;
+      }
+      await this.sleep(Math.min(10_000, 500 * 2 ** failures));
+    }
+  }
+
+  /**
+   * Held ticks whose ids the exchange does not have (beyond REST's newest
+   * trade, asked now) are rejected as `ahead_of_exchange`: believed, one
+   * would end the gap by skipping to it, and every real trade up to it would
+   * then be dropped as a repeat. True when it changed the held ticks or
+   * waited to ask again (the caller looks at the gap afresh).
+   */
+  private async dropAheadOfExchange(slot: SymbolSlot): Promise<boolean> {
+    const seq = slot.sequencer;
+    const askedAt = this.now();
+    const newest = await this.exchangeNewest(slot.symbol);
+    if (newest === undefined || this.closed) return false;
+    const dropped = seq.dropHeldAbove(newest, askedAt - AHEAD_GRACE_MS);
+    for (const tick of dropped) this.rejectAhead(slot, tick, newest);
+    if (seq.hasHeldAbove(newest)) {
+      // Arrived too recently for REST to be sure of: ask again once the grace has passed.
+      await this.sleep(AHEAD_GRACE_MS);
+      return true;
+    }
+    return dropped.length > 0;
+  }
+
+  private rejectAhead(slot: SymbolSlot, tick: Tick, newest: number): void {
+    this.reject(
+      'ahead_of_exchange',
+      `${slot.symbol} trade id ${tick.tradeId}: the exchange's newest is ${newest}`,
+    );
+  }
+
+  /**
+   * The resume point is ahead of the exchange's newest trade (a database of
+   * another exchange or environment, a corrupted id): obeyed, it would drop
+   * every real trade up to it as a repeat. Resume from the exchange's newest.
+   */
+  private resumeAhead(slot: SymbolSlot, newest: number): boolean {
+    const resumeFrom = slot.sequencer.lastId!;
+    // Refused when the stream already delivered past it: then the exchange does have such ids.
+    if (!slot.sequencer.rewind(newest)) return false;
+    this.stat.resumeAheadOfExchange.push({
+      symbol: slot.symbol,
+      resumeFrom,
+      exchangeNewest: newest,
+    });
+    this.metrics?.errors.inc({ component: 'exchange' });
+    this.logger.error(
+      { symbol: slot.symbol, resumeFrom, exchangeNewest: newest },
+      `binance: resumeFrom ${resumeFrom} of ${slot.symbol} is ahead of the exchange's newest trade ${newest}: resuming from ${newest} instead`,
+    );
+    return true;
+  }
+
+  /** `trading_gaps_open`: gaps waiting for REST now (after close, those left open). */
+  private updateGapsOpen(): void {
+    if (this.metrics === undefined || this.gapsAtClose !== undefined) return;
+    this.metrics.gapsOpen.set(this.countOpenGaps());
+  }
+
+  /** {@link openGaps}`.length` while running, without sorting what is held. */
+  private countOpenGaps(): number {
+    let open = 0;
+    for (const slot of this.slots.values()) {
+      if (slot.sequencer.hasGap) open += slot.sequencer.gapCount;
+    }
+    return open;
   }
 
   /**
@@ -1060,6 +1316,7 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
 
   /** A symbol held `maxHeldTrades` ticks behind a gap: the sequencer gave the gap up. */
   private onHeldOverflow(symbol: string, given: GivenUpIds): void {
+    this.updateGapsOpen();
     this.logger.warn(
       { symbol, maxHeldTrades: this.options.maxHeldTrades ?? 100_000 },
       'binance: too many ticks held behind a gap, giving the gap up',

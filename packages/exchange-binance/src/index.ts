@@ -4,13 +4,20 @@ export type {
   BinanceClientStats,
   BinanceTradeClientOptions,
   ConnectionState,
+  OpenGap,
+  ResumeAheadOfExchange,
 } from './binance-trade-client.js';
 export { Backoff, SlidingWindowLimit } from './backoff.js';
 export type { BackoffOptions } from './backoff.js';
 export { ControlQueue } from './control-queue.js';
 export { FrameParser, MAX_FRAME_BYTES, parseFrameText, parseFrameValue } from './parse-frame.js';
 export type { FrameResult, TradeStreamType } from './parse-frame.js';
-export { RestRequestError, RestTrades } from './rest-trades.js';
+export { RestAnswerError, RestRequestError, RestTrades } from './rest-trades.js';
 export type { RestTradesOptions } from './rest-trades.js';
 export { SymbolSequencer } from './symbol-sequencer.js';
-export type { GivenUpIds, SymbolSequencerOptions } from './symbol-sequencer.js';
+export type {
+  GivenUpIds,
+  IdRange,
+  OfferOutcome,
+  SymbolSequencerOptions,
+} from './symbol-sequencer.js';

@@ -122,3 +122,29 @@ export async function counterValue(
   );
   return match?.value ?? 0;
 }
+
+/**
+ * After close(): from the first trade the client delivered to the last, every
+ * trade the simulator generated arrived once, in order, except the ids of the
+ * gaps the client reported open (`openGaps()` and its `gap-open` events),
+ * which are exactly the ids missing.
+ */
+export function expectExactlyOnceUntilClose(h: Harness, sim: BinanceSimulator): void {
+  const open = h.client.openGaps();
+  expect(h.events.filter((e) => e.type === 'gap-open')).toEqual(
+    open.map((gap) => ({ type: 'gap-open', ...gap })),
+  );
+  for (const symbol of sim.symbols) {
+    const got = h.ticks.get(symbol)!.map((t) => t.tradeId);
+    const truth = sim
+      .truth(symbol)
+      .map((t) => t.id)
+      .filter((id) => id >= got[0]! && id <= got[got.length - 1]!);
+    const missing = (id: number) =>
+      open.some((g) => g.symbol === symbol && g.fromId <= id && id <= g.toId);
+    expect(got).toEqual(truth.filter((id) => !missing(id)));
+    expect(truth.filter(missing).length).toBe(
+      open.filter((g) => g.symbol === symbol).reduce((n, g) => n + g.toId - g.fromId + 1, 0),
+    );
+  }
+}
