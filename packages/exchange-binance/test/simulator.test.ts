@@ -330,10 +330,8 @@ describe('Binance simulator', () => {
     expect((await hist()).rows.map((r) => r.id)).toEqual(ids.slice(9, 13));
     s.lieRest(1, 'wrong_symbol');
     const eth = s.truth('ETHUSDT');
-    expect((await hist()).rows).toEqual(
-      eth
-        .slice(5, 9)
-        .map((t) => expect.objectContaining({ id: t.id, price: t.price, symbol: 'ETHUSDT' })),
+    expect((await hist()).rows.map((r) => [r.id, r.price, r.symbol])).toEqual(
+      eth.slice(5, 9).map((t) => [t.id, t.price, 'ETHUSDT']),
     );
     s.lieRest(1, 'huge_body');
     const huge = await hist();
