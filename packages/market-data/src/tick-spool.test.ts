@@ -1,9 +1,9 @@
 import { createTick, type Tick } from '@trade/core';
-import { appendFile, mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TickSpool } from './tick-spool.js';
+import { QUARANTINE_DIR, TickSpool, type CorruptSpoolRecord } from './tick-spool.js';
 
 const batch = (from: number, count: number, symbol = 'BTCUSDT'): Tick[] =>
   Array.from({ length: count }, (_, i) =>
@@ -54,40 +54,109 @@ describe('TickSpool', () => {
     await expect(second.ack()).rejects.toThrow(/ack/);
   });
 
-  it('skips a record torn by a crash and one that is unreadable', async () => {
+  it('sets aside, byte for byte, a record torn by a crash and unreadable ones, and replays the rest', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'spool-'));
     const spool = await TickSpool.open(dir);
     await spool.append(batch(1, 2));
     await spool.close();
     const [segment] = await readdir(dir);
+    const damaged = [
+      '2 not json',
+      // A count that does not match its record.
+      '3 [["BTCUSDT",4,"1","1","BUY",false,1,1],["BTCUSDT",5,"1","1","BUY",false,1,1]]',
+      // A checksum field that is not one.
+      '1 zz000000 [["BTCUSDT",6,"1","1","BUY",false,1,1]]',
+    ];
+    const torn = '1 [["BTC';
     await appendFile(
       join(dir, segment!),
       [
-        '2 not json',
+        damaged[0],
         '1 [["BTCUSDT",3,"1","1","BUY",false,1,1]]',
-        // A count that does not match its record: unreadable too.
-        '3 [["BTCUSDT",4,"1","1","BUY",false,1,1],["BTCUSDT",5,"1","1","BUY",false,1,1]]',
+        damaged[1],
+        damaged[2],
         '2 [["BTCUSDT",4,"1","1","BUY",false,1,1],["BTCUSDT",5,"1","1","BUY",false,1,1]]',
-        '1 [["BTC',
+        torn,
       ].join('\n'),
     );
-    const warnings: string[] = [];
-    const logger = {
-      debug() {},
-      info() {},
-      warn: (_: object, m?: string) => warnings.push(m ?? ''),
-      error() {},
-    };
-    const reopened = await TickSpool.open(dir, { logger });
-    // Complete records only, as declared: 2 + 2 + 1 + 3 + 2.
-    expect(reopened.tickCount).toBe(10);
+    const corrupt: CorruptSpoolRecord[] = [];
+    const reopened = await TickSpool.open(dir, { onCorruptRecord: (r) => corrupt.push(r) });
+    // Readable records only: 2 + 1 + 2.
+    expect(reopened.tickCount).toBe(5);
+    expect(reopened.highestTradeIds()).toEqual(new Map([['BTCUSDT', 5]]));
     expect(await drain(reopened)).toEqual([[1, 2], [3], [4, 5]]);
     expect(reopened.tickCount).toBe(0);
-    expect(warnings).toEqual([
-      'spool: skipping a torn final record',
-      'spool: skipping an unreadable record',
-      'spool: skipping an unreadable record',
+    expect(corrupt.map((r) => [r.line, r.reason])).toEqual([
+      [2, 'unreadable'],
+      [4, 'unreadable'],
+      [5, 'unreadable'],
+      [7, 'torn'],
     ]);
+    const quarantine = join(dir, QUARANTINE_DIR, segment!);
+    expect(corrupt.every((r) => r.quarantinedTo === quarantine)).toBe(true);
+    expect(await readFile(quarantine, 'utf8')).toBe([...damaged, torn, ''].join('\n'));
+    expect(await readdir(dir)).toEqual([QUARANTINE_DIR]);
+  });
+
+  it('reads spools of the earlier format (no checksum) as legacy records', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'spool-'));
+    const first = batch(1, 3);
+    const second = batch(4, 2, 'ETHUSDT');
+    const legacy = (ticks: Tick[]) =>
+      `${ticks.length} ${JSON.stringify(ticks.map((t) => [t.symbol, t.tradeId, t.price, t.quantity, t.side, t.isBuyerMaker, t.tradeTime, t.receiveTime]))}\n`;
+    await writeFile(join(dir, 'ticks-000000000007.spool'), legacy(first) + legacy(second));
+    const spool = await TickSpool.open(dir);
+    expect(spool.tickCount).toBe(5);
+    // New appends carry a checksum, in a segment after the legacy one.
+    const third = batch(6, 2);
+    await spool.append(third);
+    expect(await readdir(dir)).toEqual(['ticks-000000000007.spool', 'ticks-000000000008.spool']);
+    const appended = await readFile(join(dir, 'ticks-000000000008.spool'), 'utf8');
+    expect(appended).toMatch(/^2 [0-9a-f]{8} \[\["BTCUSDT",6,/);
+    const read: Tick[][] = [];
+    for (let ticks = await spool.next(); ticks; ticks = await spool.next()) {
+      read.push(ticks);
+      await spool.ack();
+    }
+    expect(read).toEqual([first, second, third]);
+  });
+
+  it('quarantines a record whose price lost a digit on disk, byte for byte, and replays the others exactly', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'spool-'));
+    const spool = await TickSpool.open(dir);
+    const written = [batch(1, 3), batch(4, 3), batch(7, 3)];
+    for (const b of written) await spool.append(b);
+    await spool.close();
+    const [segment] = await readdir(dir);
+    const path = join(dir, segment!);
+    const bytes = await readFile(path);
+    // One digit of the second record's first price: 43250.01 becomes 43259.01.
+    const secondStart = bytes.indexOf(0x0a) + 1;
+    const at = bytes.indexOf('43250.01', secondStart) + 4;
+    bytes[at] = '9'.charCodeAt(0);
+    await writeFile(path, bytes);
+    const damagedRecord = bytes.subarray(secondStart, bytes.indexOf(0x0a, secondStart) + 1);
+
+    const corrupt: CorruptSpoolRecord[] = [];
+    const reopened = await TickSpool.open(dir, { onCorruptRecord: (r) => corrupt.push(r) });
+    expect(reopened.tickCount).toBe(6);
+    const read: Tick[][] = [];
+    for (let ticks = await reopened.next(); ticks; ticks = await reopened.next()) {
+      read.push(ticks);
+      await reopened.ack();
+    }
+    expect(read).toEqual([written[0], written[2]]);
+    expect(corrupt).toEqual([
+      {
+        segment: path,
+        line: 2,
+        offset: secondStart,
+        bytes: damagedRecord.length - 1,
+        reason: 'checksum',
+        quarantinedTo: join(dir, QUARANTINE_DIR, segment!),
+      },
+    ]);
+    expect(await readFile(join(dir, QUARANTINE_DIR, segment!))).toEqual(damagedRecord);
   });
 
   it('keeps refused ticks with their reason', async () => {

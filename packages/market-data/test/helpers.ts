@@ -89,3 +89,26 @@ export async function eventually(
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
+
+/**
+ * A real tmpfs of `sizeBytes` mounted on a fresh directory (root only): a
+ * disk that fills up for real. Unmount it in cleanup.
+ */
+export async function mountTmpfs(
+  sizeBytes: number,
+): Promise<{ dir: string; unmount: () => Promise<void> }> {
+  const dir = await tempDir('market-data-tmpfs-');
+  await run('mount', ['-t', 'tmpfs', '-o', `size=${sizeBytes}`, 'tmpfs', dir]);
+  return { dir, unmount: () => run('umount', ['-l', dir]) };
+}
+
+async function run(command: string, args: string[]): Promise<void> {
+  const { execFile } = await import('node:child_process');
+  await new Promise<void>((resolve, reject) =>
+    execFile(command, args, (error, _stdout, stderr) =>
+      error
+        ? reject(new Error(`${command} ${args.join(' ')}: ${stderr || error.message}`))
+        : resolve(),
+    ),
+  );
+}
