@@ -63,7 +63,8 @@ export class SymbolSequencer {
   private readonly unconfirmed = new Map<number, Tick>();
   /** Highest id known to exist: held, or confirmed by the exchange (-1: none). */
   private known = -1;
-  private moved = false;
+  /** Where it started: the position has not moved while {@link last} still equals it. */
+  private readonly start: number | undefined;
   private readonly maxHeld: number;
   private readonly maxJump: number;
   private readonly onOverflow: ((given: GivenUpIds) => void) | undefined;
@@ -81,6 +82,7 @@ export class SymbolSequencer {
     options: SymbolSequencerOptions = {},
   ) {
     this.last = lastId;
+    this.start = lastId;
     this.maxHeld = options.maxHeld ?? 100_000;
     this.maxJump = options.maxJump ?? 100_000;
     this.onOverflow = options.onOverflow;
@@ -122,13 +124,11 @@ export class SymbolSequencer {
   offer(tick: Tick): OfferOutcome {
     const id = tick.tradeId;
     if (this.last === undefined) {
-      this.moved = true;
       this.last = id;
       this.deliver(tick);
       return 'delivered';
     }
     if (id === this.last + 1) {
-      this.moved = true;
       this.last = id;
       this.deliver(tick);
       if (this.pending.size > 0) this.drain();
@@ -216,7 +216,9 @@ export class SymbolSequencer {
    * Returns whether it did.
    */
   rewind(id: number): boolean {
-    if (this.moved || this.pending.size > 0 || this.last === undefined || id >= this.last) {
+    // Every delivery and every skip moves the position forward, so an unmoved one still equals its start.
+    const moved = this.last !== this.start;
+    if (moved || this.pending.size > 0 || this.last === undefined || id >= this.last) {
       return false;
     }
     this.last = id;
@@ -279,7 +281,6 @@ export class SymbolSequencer {
       this.last = k;
       this.deliver(tick);
     }
-    this.moved = true;
     this.last = id - 1;
     this.skipped += missing;
     this.drain();
