@@ -1,9 +1,13 @@
 export { MarketDataService } from './market-data-service.js';
 export type {
+  MarketDataHealth,
   MarketDataServiceOptions,
   MarketDataServiceStats,
+  MarketDataStopResult,
   TickCacheWriter,
 } from './market-data-service.js';
+export { lostRanges } from './lost-ranges.js';
+export type { LostTickRange } from './lost-ranges.js';
 export { TickRepository, isDataError } from './tick-repository.js';
 export type {
   Candle,

@@ -1,5 +1,6 @@
 import { ConfigError, silentLogger, type Logger, type Tick } from '@trade/core';
 import type { TradingMetrics } from '@trade/metrics';
+import { lostRanges, type LostTickRange } from './lost-ranges.js';
 import type { InsertTicksResult, TickWriter } from './tick-repository.js';
 import { TickSpool } from './tick-spool.js';
 
@@ -41,8 +42,10 @@ export interface MarketDataServiceOptions {
   retryMaxDelayMs?: number;
   /**
    * Ticks held in memory awaiting the database; beyond it, batches go to the
-   * spool. As many again may wait for the disk before the channel stops
-   * draining. Default 100,000.
+   * spool. As many again may wait for the disk (slow, full or failing)
+   * before the channel stops draining, so the ticks the service holds stay
+   * within `channelCapacity + 2 × (maxBufferedTicks + batchSize)` whatever
+   * the database and the disk do. Default 100,000.
    */
   maxBufferedTicks?: number;
   /**
@@ -86,17 +89,73 @@ export interface MarketDataServiceStats {
   readonly spoolSegments: number;
   /** Ticks in the spool now, those left by an earlier run included. */
   readonly spoolTicks: number;
+  /** Spool appends that failed (a full or failing disk); each was retried. */
+  readonly spoolAppendFailures: number;
+  /** Damaged spool records met on replay, copied to the quarantine. */
+  readonly corruptRecords: number;
+  /** Ticks neither stored nor spooled at stop (0 until then). */
+  readonly lostTicks: number;
+  /** Those ticks, per symbol and run of trade ids (empty until stop). */
+  readonly lost: readonly LostTickRange[];
+}
+
+/** What {@link MarketDataService.health} says: for the app's `/ready`. */
+export interface MarketDataHealth {
+  /**
+   * Neither the database nor the spool takes ticks: the bound of ticks
+   * waiting for the disk is reached and the last append failed. The channel
+   * has stopped draining, so `offer()` returns false once it is full and
+   * the source should pause (the gap is backfilled later). Cleared as soon
+   * as the database or the disk takes ticks again.
+   */
+  readonly blocked: boolean;
+  /** Why it is blocked: the spool's and the database's last errors. */
+  readonly reason?: string;
+  /** When it became blocked, epoch milliseconds. */
+  readonly since?: number;
+  /** The last spool append's error while appends fail; absent when they work. */
+  readonly spoolError?: string;
+  /** The last insert's error while inserts fail; absent when they work. */
+  readonly databaseError?: string;
+}
+
+/** What {@link MarketDataService.stop} resolves with. */
+export interface MarketDataStopResult {
+  /**
+   * Ticks neither the database nor the spool took (both failing at stop),
+   * per symbol and run of consecutive trade ids: fetch them again (REST
+   * backfill) or report them. Empty when every tick was saved.
+   */
+  readonly lost: readonly LostTickRange[];
+  /** Their number. */
+  readonly lostTicks: number;
 }
 
 /** A batch from memory being inserted. */
 interface InFlight {
   readonly ticks: Tick[];
-  /** A copy already sits in the spool. */
-  spooled: boolean;
+  /** Its copy bound for the spool, once memory overflowed. */
+  copy: DiskEntry | undefined;
+  /** The insert succeeded: the copy is not needed. */
+  stored: boolean;
+}
+
+/** A batch bound for the spool, in order, not on disk yet. */
+interface DiskEntry {
+  readonly ticks: Tick[];
+  /** The batch in flight this is a copy of. */
+  readonly copyOf: InFlight | undefined;
+  /** Settles once the batch is on disk, in the database, or given up at stop. */
+  readonly settled: Promise<void>;
+  readonly settle: () => void;
 }
 
 // Ticks moved from the channel per event-loop turn, so I/O keeps its turn.
 const PUMP_CHUNK = 4096;
+// While the database or the disk keeps failing, a reminder is logged this often.
+const OUTAGE_REMINDER_MS = 60_000;
+// Lost ranges listed in the log line at stop (all of them are in the result).
+const LOGGED_RANGES = 50;
 
 /**
  * Takes ticks from any source and stores every one: a bounded channel, a
@@ -107,27 +166,44 @@ const PUMP_CHUNK = 4096;
  * - Reception never waits for the database: batches beyond
  *   `maxBufferedTicks`, and every batch while the spool holds anything,
  *   go to the spool, so memory stays bounded and order is kept.
+ * - Batches reach the spool one at a time, in order; a failed append (a
+ *   full disk) is retried, later batches waiting behind it. When the
+ *   database answers, those waiting go straight to it once the spool on
+ *   disk is replayed.
+ * - When neither takes ticks, the channel stops draining once
+ *   `maxBufferedTicks` wait for the disk: {@link offer} returns false, the
+ *   source pauses, {@link health} says `blocked` and
+ *   `trading_ingest_blocked` is 1, until the database or the disk takes
+ *   ticks again. Memory stays within `channelCapacity + 2 × (maxBufferedTicks
+ *   + batchSize)` ticks.
  * - The spool is replayed in order as soon as the database answers,
  *   including batches left by an earlier run.
  * - {@link stop} drains the channel and puts every tick in the database
- *   or the spool before it resolves.
+ *   or the spool before it resolves; what neither took is reported, per
+ *   symbol and trade-id range.
+ * - Outages are logged when they start and end (and every minute while they
+ *   last), not on every attempt.
  *
  * Metrics kept: `trading_channel_buffer_size`,
  * `trading_channel_utilization_percent`, `trading_ticks_processed_total`
  * (ticks handed on from the channel), `trading_batch_buffer_size` (ticks
- * in memory awaiting the database), `trading_batch_insert_duration_seconds`
- * (successful inserts), `trading_batches_flushed_total`,
- * `trading_batch_retries_total`, `trading_batches_failed_total` (batches
- * that went to the spool after their retries), `trading_spool_ticks`,
- * `trading_ticks_refused_total` (ticks the database refused, kept in
- * `rejected.jsonl`).
+ * in memory awaiting the database or the disk),
+ * `trading_batch_insert_duration_seconds` (successful inserts),
+ * `trading_batches_flushed_total`, `trading_batch_retries_total`,
+ * `trading_batches_failed_total` (batches that went to the spool after
+ * their retries), `trading_spool_ticks`, `trading_spool_append_failures_total`,
+ * `trading_spool_corrupt_records_total` (damaged records quarantined on
+ * replay), `trading_ingest_blocked`, `trading_ticks_refused_total` (ticks
+ * the database refused, kept in `rejected.jsonl`).
  *
  * @example
  * ```ts
  * const service = await MarketDataService.start({ repository, cache, metrics, spoolDir });
  * void service.consume(binanceClient.ticks());
+ * // /ready: service.health().blocked means no tick is being taken now.
  * // on SIGTERM, once the source is closed:
- * await service.stop();
+ * const { lost } = await service.stop();
+ * if (lost.length > 0) process.exitCode = 1; // and say which ranges
  * ```
  */
 export class MarketDataService {
@@ -161,8 +237,22 @@ export class MarketDataService {
   readonly #writes = new Set<Promise<void>>();
   /** Settles once the latest batch given to a writer is stored or spooled. */
   #lastDurable: Promise<void> = Promise.resolve();
-  #appendingTicks = 0;
-  readonly #appends = new Set<Promise<void>>();
+
+  /** Batches bound for the spool, oldest first; the head is appended (or inserted) first. */
+  readonly #diskQueue: DiskEntry[] = [];
+  #diskQueuedTicks = 0;
+  /** The loop appending {@link #diskQueue}, while it runs. */
+  #diskRun: Promise<void> | undefined;
+  /** The head of {@link #diskQueue} is being appended or inserted: nobody else takes it. */
+  #diskHeadBusy = false;
+  /** Batches given up at stop: lost unless their in-flight original was stored. */
+  readonly #givenUp: DiskEntry[] = [];
+  /** An insert failed during stop: the last chances at stop go to the disk only. */
+  #databaseFailedAtStop = false;
+
+  readonly #spoolOutage = new Outage();
+  readonly #databaseOutage = new Outage();
+  #blockedSince: number | undefined;
 
   #wake: (() => void) | undefined;
   #progressWaiters: (() => void)[] = [];
@@ -170,7 +260,7 @@ export class MarketDataService {
   readonly #abort = new AbortController();
   #stopping = false;
   #stopped = false;
-  #stopPromise: Promise<void> | undefined;
+  #stopPromise: Promise<MarketDataStopResult> | undefined;
 
   #accepted = 0;
   #stored = 0;
@@ -178,10 +268,17 @@ export class MarketDataService {
   #rejected = 0;
   #spooled = 0;
   #replayed = 0;
-  /** Ticks neither the database nor the disk took at stop (both failing). */
-  #lost = 0;
+  #spoolAppendFailures = 0;
+  readonly #corrupt: { readonly records: number };
+  #lost: LostTickRange[] = [];
+  #lostTicks = 0;
 
-  private constructor(options: MarketDataServiceOptions, spool: TickSpool) {
+  private constructor(
+    options: MarketDataServiceOptions,
+    spool: TickSpool,
+    corrupt: { readonly records: number },
+  ) {
+    this.#corrupt = corrupt;
     this.#repository = options.repository;
     this.#cache = options.cache;
     this.#metrics = options.metrics;
@@ -203,19 +300,26 @@ export class MarketDataService {
    * left in the spool are replayed first.
    */
   static async start(options: MarketDataServiceOptions): Promise<MarketDataService> {
+    // Counted from the spool's side: records are met only on replay, once the service runs.
+    const corrupt = { records: 0 };
     const spool = await TickSpool.open(options.spoolDir, {
       logger: options.logger,
       ...(options.spoolSegmentBytes ? { segmentBytes: options.spoolSegmentBytes } : {}),
       rejectedFileBytes: options.rejectedFileBytes,
       rejectedFilesKept: options.rejectedFilesKept,
+      onCorruptRecord: () => {
+        corrupt.records += 1;
+        options.metrics?.spoolCorruptRecords.inc();
+      },
     });
-    const service = new MarketDataService(options, spool);
+    const service = new MarketDataService(options, spool, corrupt);
     if (!spool.isEmpty) {
       service.#logger.info(
         { spoolDir: options.spoolDir, segments: spool.segmentCount },
         'market-data: replaying the spool left by an earlier run',
       );
     }
+    service.#metrics?.ingestBlocked.set(0);
     service.#updateChannelGauges();
     service.#updateBufferGauge();
     service.#updateSpoolGauge();
@@ -226,8 +330,9 @@ export class MarketDataService {
   /**
    * Hands one tick over without waiting. Returns `false` when the channel is
    * full (the caller keeps the tick; {@link whenWritable} says when to offer
-   * again) or the service has stopped. Only the CPU can fill the channel: a
-   * slow database never does.
+   * again) or the service has stopped. A slow database never fills the
+   * channel; a database and a disk both refusing ticks do (see
+   * {@link health}).
    */
   offer(tick: Tick): boolean {
     if (this.#stopped || this.#channelLength >= this.#channelCapacity) return false;
@@ -276,16 +381,20 @@ export class MarketDataService {
   /**
    * Writes out the current batch now and resolves once every tick offered
    * so far is in the database or the spool (a spool replay may still be
-   * under way), and the cache has been flushed.
+   * under way), and the cache has been flushed. While the service is
+   * {@link health blocked} that waits until the database or the disk takes
+   * ticks again, or {@link stop}.
    */
   async flush(): Promise<void> {
     if (this.#stopped) return;
     this.#drainChannel();
     this.#seal();
-    while (!this.#stopped && (this.#queue.length > 0 || this.#memoryInFlight > 0)) {
+    while (
+      !this.#stopped &&
+      (this.#queue.length > 0 || this.#memoryInFlight > 0 || this.#diskQueue.length > 0)
+    ) {
       await this.#nextProgress();
     }
-    await Promise.all(this.#appends);
     await this.#cache?.flush?.();
   }
 
@@ -293,10 +402,48 @@ export class MarketDataService {
    * Stops taking ticks, drains the channel, and resolves once every tick is
    * in the database or the spool; the spool is left for the next start.
    * Stop the sources first: a tick offered after `stop()` resolves is refused.
+   *
+   * Batches still waiting for a failing disk get one more append each (and
+   * one insert, until an insert fails); what neither takes is lost, and the
+   * result says which ticks: exit non-zero and backfill them.
+   *
+   * @example
+   * ```ts
+   * const { lost, lostTicks } = await service.stop();
+   * for (const { symbol, fromId, toId } of lost) console.error(`lost ${symbol} ${fromId}-${toId}`);
+   * process.exitCode = lostTicks > 0 ? 1 : 0;
+   * ```
    */
-  stop(): Promise<void> {
+  stop(): Promise<MarketDataStopResult> {
     this.#stopPromise ??= this.#shutdown();
     return this.#stopPromise;
+  }
+
+  /**
+   * Whether ticks are being taken: `blocked` while neither the database nor
+   * the spool takes them (the channel no longer drains, {@link offer}
+   * returns false once it is full). Serve it as the app's readiness.
+   *
+   * @example
+   * ```ts
+   * const { blocked, reason } = service.health();
+   * if (blocked) return reply(503, `ingest blocked: ${reason}`);
+   * ```
+   */
+  health(): MarketDataHealth {
+    const spoolError = this.#spoolOutage.message;
+    const databaseError = this.#databaseOutage.message;
+    const errors = {
+      ...(spoolError === undefined ? {} : { spoolError }),
+      ...(databaseError === undefined ? {} : { databaseError }),
+    };
+    if (this.#blockedSince === undefined) return { blocked: false, ...errors };
+    return {
+      blocked: true,
+      reason: `the spool cannot be written (${spoolError ?? 'unknown error'}) and the database does not keep up (${databaseError ?? 'no failed insert, too slow'}); ${this.#bufferedTicks} ticks held in memory`,
+      since: this.#blockedSince,
+      ...errors,
+    };
   }
 
   /**
@@ -334,19 +481,33 @@ export class MarketDataService {
       buffered: this.#bufferedTicks,
       spoolSegments: this.#spool.segmentCount,
       spoolTicks: this.#spool.tickCount,
+      spoolAppendFailures: this.#spoolAppendFailures,
+      corruptRecords: this.#corrupt.records,
+      lostTicks: this.#lostTicks,
+      lost: this.#lost,
     };
   }
 
-  async #shutdown(): Promise<void> {
+  async #shutdown(): Promise<MarketDataStopResult> {
     this.#stopping = true;
     // Retries stop waiting: a batch the database refuses now goes to the spool.
     this.#abort.abort();
     this.#wakeWriter();
     await this.#writer;
-    await Promise.all(this.#appends);
-    if (this.#lost > 0) {
+    // Every batch from memory has been written or handed to the disk queue.
+    while (this.#diskRun) await this.#diskRun;
+    const lost = this.#givenUp.filter((entry) => !entry.copyOf?.stored).map((e) => e.ticks);
+    this.#lost = lostRanges(lost);
+    this.#lostTicks = this.#lost.reduce((sum, range) => sum + range.count, 0);
+    if (this.#lostTicks > 0) {
       this.#logger.error(
-        { ticks: this.#lost },
+        {
+          lostTicks: this.#lostTicks,
+          ranges: this.#lost.length,
+          lost: this.#lost.slice(0, LOGGED_RANGES),
+          spoolError: this.#spoolOutage.message,
+          databaseError: this.#databaseOutage.message,
+        },
         'market-data: ticks neither stored nor spooled at stop',
       );
       this.#metrics?.errors.inc({ component: 'market-data' });
@@ -358,12 +519,19 @@ export class MarketDataService {
     }
     await this.#spool.close();
     for (const resolve of this.#writableWaiters.splice(0)) resolve();
+    this.#updateBlocked();
     this.#updateChannelGauges();
     this.#updateBufferGauge();
     this.#logger.info(
-      { stored: this.#stored, spooled: this.#spooled, spoolSegments: this.#spool.segmentCount },
+      {
+        stored: this.#stored,
+        spooled: this.#spooled,
+        spoolSegments: this.#spool.segmentCount,
+        lostTicks: this.#lostTicks,
+      },
       'market-data: stopped',
     );
+    return { lost: this.#lost, lostTicks: this.#lostTicks };
   }
 
   // --- channel -----------------------------------------------------------
@@ -380,18 +548,18 @@ export class MarketDataService {
       if (this.#diskBehind) return;
       // No more than the disk bound has room for: a whole chunk taken just
       // under it would all go to the spool at once, past the bound.
-      this.#pump(Math.min(PUMP_CHUNK, this.#maxBufferedTicks - this.#appendingTicks));
+      this.#pump(Math.min(PUMP_CHUNK, this.#maxBufferedTicks - this.#diskQueuedTicks));
       if (this.#channelLength > 0) this.#schedulePump();
     });
   }
 
   /**
    * A whole bound's worth of ticks waits for the disk: the channel stops
-   * draining until the spool catches up, so memory stays bounded even then
-   * (the channel fills and `offer` says so).
+   * draining until the spool (or the database) takes them, so memory stays
+   * bounded even then (the channel fills and `offer` says so).
    */
   get #diskBehind(): boolean {
-    return this.#appendingTicks >= this.#maxBufferedTicks;
+    return this.#diskQueuedTicks >= this.#maxBufferedTicks;
   }
 
   #drainChannel(): void {
@@ -456,9 +624,14 @@ export class MarketDataService {
     this.#queue.push(batch);
     this.#queuedTicks += batch.length;
     const inMemory = this.#queuedTicks + this.#memoryInFlight;
-    if (!this.#spool.isEmpty || inMemory > this.#maxBufferedTicks) this.#spillQueue();
+    if (!this.#spoolEmpty || inMemory > this.#maxBufferedTicks) this.#spillQueue();
     this.#updateBufferGauge();
     this.#wakeWriter();
+  }
+
+  /** Nothing waits in the spool, on disk or on its way there. */
+  get #spoolEmpty(): boolean {
+    return this.#diskQueue.length === 0 && this.#spool.isEmpty;
   }
 
   /**
@@ -467,52 +640,187 @@ export class MarketDataService {
    */
   #spillQueue(): void {
     for (const inFlight of this.#inFlight) {
-      if (!inFlight.spooled) {
-        inFlight.spooled = true;
-        this.#appendToSpool(inFlight.ticks);
-      }
+      inFlight.copy ??= this.#toDisk(inFlight.ticks, inFlight);
     }
-    for (const batch of this.#queue.splice(0)) this.#appendToSpool(batch);
+    for (const batch of this.#queue.splice(0)) this.#toDisk(batch, undefined);
     this.#queuedTicks = 0;
   }
 
-  #appendToSpool(batch: Tick[]): void {
-    this.#appendingTicks += batch.length;
-    const append = this.#spool
-      .append(batch)
-      .then(
-        () => {
-          this.#spooled += batch.length;
-          this.#updateSpoolGauge();
+  /** Queues `ticks` for the spool, behind every batch already queued for it. */
+  #toDisk(ticks: Tick[], copyOf: InFlight | undefined): DiskEntry {
+    let settle!: () => void;
+    const settled = new Promise<void>((resolve) => (settle = resolve));
+    const entry: DiskEntry = { ticks, copyOf, settled, settle };
+    this.#diskQueue.push(entry);
+    this.#diskQueuedTicks += ticks.length;
+    this.#kickDisk();
+    this.#updateBlocked();
+    return entry;
+  }
+
+  /** Takes `entry` off the disk queue: on disk, in the database, no longer needed, or given up. */
+  #offDisk(entry: DiskEntry): void {
+    const index = this.#diskQueue.indexOf(entry);
+    if (index !== -1) {
+      this.#diskQueue.splice(index, 1);
+      this.#diskQueuedTicks -= entry.ticks.length;
+    }
+    entry.settle();
+    this.#updateBlocked();
+    this.#updateBufferGauge();
+    if (this.#channelLength > 0) this.#schedulePump();
+    this.#wakeWriter();
+    this.#progressed();
+  }
+
+  #kickDisk(): void {
+    if (this.#diskRun) return;
+    this.#diskRun = this.#appendLoop().finally(() => {
+      this.#diskRun = undefined;
+      // An entry queued as the loop was ending.
+      if (this.#diskQueue.length > 0) this.#kickDisk();
+    });
+  }
+
+  /**
+   * Appends the disk queue's batches to the spool one at a time, in order.
+   * A failed append is retried with backoff, the batches behind it
+   * waiting; meanwhile the writer may insert the head straight into the
+   * database (see {@link #replayOne}). At stop, each gets one last chance.
+   */
+  async #appendLoop(): Promise<void> {
+    let failures = 0;
+    for (;;) {
+      const entry = this.#diskQueue[0];
+      if (!entry) return;
+      if (entry.copyOf?.stored) {
+        this.#offDisk(entry);
+        continue;
+      }
+      if (this.#diskHeadBusy) {
+        // The writer is inserting it.
+        await this.#nextProgress();
+        continue;
+      }
+      this.#diskHeadBusy = true;
+      let failure: { error: unknown } | undefined;
+      try {
+        await this.#spool.append(entry.ticks);
+      } catch (error) {
+        failure = { error };
+      } finally {
+        this.#diskHeadBusy = false;
+      }
+      if (!failure) {
+        failures = 0;
+        this.#spooled += entry.ticks.length;
+        this.#spoolRecovered();
+        this.#updateSpoolGauge();
+        this.#offDisk(entry);
+        continue;
+      }
+      failures += 1;
+      this.#spoolFailed(failure.error);
+      if (this.#stopping) {
+        if (!(await this.#insertAtStop(entry))) this.#givenUp.push(entry);
+        this.#offDisk(entry);
+        continue;
+      }
+      this.#progressed();
+      await this.#sleep(this.#backoff(failures - 1));
+    }
+  }
+
+  /** Stopping, the disk refused `entry`: one insert, unless one failed already during stop. */
+  async #insertAtStop(entry: DiskEntry): Promise<boolean> {
+    if (this.#databaseFailedAtStop) return false;
+    if (await this.#attempt(entry.ticks)) return true;
+    this.#databaseFailedAtStop = true;
+    return false;
+  }
+
+  #spoolFailed(error: unknown): void {
+    this.#spoolAppendFailures += 1;
+    this.#metrics?.spoolAppendFailures.inc();
+    this.#metrics?.errors.inc({ component: 'market-data' });
+    const report = this.#spoolOutage.fail(error);
+    if (report) {
+      this.#logger.error(
+        {
+          err: error,
+          failedAppends: report.failures,
+          waitingForDisk: this.#diskQueuedTicks,
+          ...(report.first ? {} : { sinceMs: report.sinceMs }),
         },
-        (error: unknown) => {
-          this.#metrics?.errors.inc({ component: 'market-data' });
-          if (this.#stopping) {
-            // Neither the database nor the disk takes it, and we are leaving.
-            this.#lost += batch.length;
-            this.#logger.error(
-              { err: error, ticks: batch.length, first: batch[0], last: batch.at(-1) },
-              'market-data: spool append failed at stop; batch lost',
-            );
-            return;
-          }
-          // The disk refused: keep the batch in memory rather than lose it.
-          this.#logger.error(
-            { err: error, ticks: batch.length },
-            'market-data: spool append failed; batch kept in memory',
-          );
-          this.#queue.push(batch);
-          this.#queuedTicks += batch.length;
+        report.first
+          ? 'market-data: the spool cannot be written; batches wait in memory, in order, and the append is retried'
+          : 'market-data: the spool still cannot be written',
+      );
+    }
+    this.#updateBlocked();
+  }
+
+  #spoolRecovered(): void {
+    const ended = this.#spoolOutage.recover();
+    if (ended) {
+      this.#logger.info(
+        { failedAppends: ended.failures, outageMs: ended.sinceMs },
+        'market-data: the spool takes appends again',
+      );
+    }
+    this.#updateBlocked();
+  }
+
+  #databaseFailed(error: unknown, ticks: number): void {
+    const report = this.#databaseOutage.fail(error);
+    if (report) {
+      this.#logger.warn(
+        {
+          err: error,
+          ticks,
+          failedInserts: report.failures,
+          ...(report.first ? {} : { sinceMs: report.sinceMs }),
         },
-      )
-      .finally(() => {
-        this.#appendingTicks -= batch.length;
-        this.#appends.delete(append);
-        this.#updateBufferGauge();
-        this.#wakeWriter();
-        if (this.#channelLength > 0) this.#schedulePump();
-      });
-    this.#appends.add(append);
+        report.first
+          ? 'market-data: the database does not take batches; retrying, meanwhile batches go to the spool'
+          : 'market-data: the database still does not take batches',
+      );
+    } else {
+      this.#logger.debug({ err: error, ticks }, 'market-data: batch insert failed');
+    }
+  }
+
+  #databaseRecovered(): void {
+    const ended = this.#databaseOutage.recover();
+    if (ended) {
+      this.#logger.info(
+        { failedInserts: ended.failures, outageMs: ended.sinceMs },
+        'market-data: the database takes batches again',
+      );
+    }
+  }
+
+  /** Blocked: the disk bound is reached and the spool fails, so the channel no longer drains. */
+  #updateBlocked(): void {
+    const blocked = !this.#stopped && this.#diskBehind && this.#spoolOutage.failing;
+    if (blocked === (this.#blockedSince !== undefined)) return;
+    if (blocked) {
+      this.#blockedSince = Date.now();
+      this.#metrics?.ingestBlocked.set(1);
+      this.#logger.error(
+        {
+          heldTicks: this.#bufferedTicks,
+          spoolError: this.#spoolOutage.message,
+          databaseError: this.#databaseOutage.message,
+        },
+        'market-data: ingest blocked: neither the database nor the spool takes ticks; the channel stops draining until one does',
+      );
+    } else {
+      const blockedMs = Date.now() - this.#blockedSince!;
+      this.#blockedSince = undefined;
+      this.#metrics?.ingestBlocked.set(0);
+      this.#logger.info({ blockedMs }, 'market-data: ingest resumed');
+    }
   }
 
   /** Ticks of batches from memory being inserted. */
@@ -524,8 +832,8 @@ export class MarketDataService {
 
   get #bufferedTicks(): number {
     let inFlight = 0;
-    for (const f of this.#inFlight) if (!f.spooled) inFlight += f.ticks.length;
-    return this.#current.length + this.#queuedTicks + inFlight + this.#appendingTicks;
+    for (const f of this.#inFlight) if (!f.copy) inFlight += f.ticks.length;
+    return this.#current.length + this.#queuedTicks + inFlight + this.#diskQueuedTicks;
   }
 
   #updateBufferGauge(): void {
@@ -542,7 +850,7 @@ export class MarketDataService {
     let replayFailures = 0;
     for (;;) {
       try {
-        const replayDue = !this.#spool.isEmpty && !this.#stopping;
+        const replayDue = !this.#spoolEmpty && !this.#stopping;
         if (this.#queue.length > 0 && !replayDue) {
           if (this.#writes.size >= this.#writers) {
             await Promise.race(this.#writes);
@@ -589,20 +897,22 @@ export class MarketDataService {
     const previous = this.#lastDurable;
     let durable!: () => void;
     this.#lastDurable = new Promise<void>((resolve) => (durable = resolve));
-    const write: Promise<void> = this.#writeFromMemory(
-      batch,
-      this.#writers > 1 ? previous : undefined,
-    )
-      .catch((error: unknown) => {
+    const written = this.#writeFromMemory(batch, this.#writers > 1 ? previous : undefined).catch(
+      (error: unknown) => {
         this.#logger.error({ err: error }, 'market-data: writer error');
         this.#metrics?.errors.inc({ component: 'market-data' });
-      })
+        return undefined;
+      },
+    );
+    const write: Promise<void> = written
+      .then(() => undefined)
       .finally(() => {
-        durable();
         this.#writes.delete(write);
         this.#progressed();
       });
     this.#writes.add(write);
+    // Durable once stored, or once its copy is on disk (or in the database).
+    void written.then((copy) => copy?.settled).then(durable, durable);
   }
 
   #progressed(): void {
@@ -619,11 +929,21 @@ export class MarketDataService {
     return new Promise((resolve) => this.#progressWaiters.push(resolve));
   }
 
-  async #writeFromMemory(batch: Tick[], commitAfter?: Promise<void>): Promise<void> {
-    const inFlight: InFlight = { ticks: batch, spooled: false };
+  /** Inserts a batch from memory; resolves with its copy bound for the spool when the insert failed. */
+  async #writeFromMemory(
+    batch: Tick[],
+    commitAfter?: Promise<void>,
+  ): Promise<DiskEntry | undefined> {
+    const inFlight: InFlight = { ticks: batch, copy: undefined, stored: false };
     this.#inFlight.add(inFlight);
     try {
-      if (await this.#insertWithRetries(batch, commitAfter)) return;
+      if (await this.#insertWithRetries(batch, commitAfter)) {
+        inFlight.stored = true;
+        const copy = inFlight.copy;
+        // Its copy is not needed, unless it is being appended right now.
+        if (copy && !(this.#diskHeadBusy && this.#diskQueue[0] === copy)) this.#offDisk(copy);
+        return undefined;
+      }
       this.#metrics?.batchesFailed.inc();
       this.#metrics?.errors.inc({ component: 'database' });
       this.#logger.error(
@@ -633,29 +953,56 @@ export class MarketDataService {
       // The batches in flight go first, then everything queued after them;
       // the next batch commits once this one is on disk.
       this.#spillQueue();
-      await Promise.all(this.#appends);
+      return inFlight.copy;
     } finally {
       this.#inFlight.delete(inFlight);
       this.#updateBufferGauge();
     }
   }
 
-  /** Replays the oldest spooled batch; false when the database refused it. */
+  /**
+   * Replays the oldest batch not stored: from the spool on disk, or, when
+   * the disk holds none, the head of the disk queue straight from memory
+   * (a full disk need not hold ticks up once the database answers).
+   * False when the database refused it.
+   */
   async #replayOne(): Promise<boolean> {
     const ticks = await this.#spool.next();
-    if (!ticks) {
+    if (ticks) {
+      if (!(await this.#attempt(ticks))) {
+        this.#metrics?.batchRetries.inc();
+        return false;
+      }
+      await this.#spool.ack();
+      this.#updateSpoolGauge();
+      this.#replayed += ticks.length;
+      if (this.#spool.isEmpty)
+        this.#logger.info({ replayed: this.#replayed }, 'market-data: spool replayed');
+      return true;
+    }
+    const head = this.#diskQueue[0];
+    if (!head) {
       await this.#spool.settled();
       return true;
     }
-    if (!(await this.#attempt(ticks))) {
+    if (this.#diskHeadBusy) {
+      // Being appended: it is read back from the disk next.
+      await this.#nextProgress();
+      return true;
+    }
+    this.#diskHeadBusy = true;
+    let stored = false;
+    try {
+      stored = await this.#attempt(head.ticks);
+    } finally {
+      this.#diskHeadBusy = false;
+    }
+    if (!stored) {
       this.#metrics?.batchRetries.inc();
+      this.#progressed();
       return false;
     }
-    await this.#spool.ack();
-    this.#updateSpoolGauge();
-    this.#replayed += ticks.length;
-    if (this.#spool.isEmpty)
-      this.#logger.info({ replayed: this.#replayed }, 'market-data: spool replayed');
+    this.#offDisk(head);
     return true;
   }
 
@@ -692,10 +1039,11 @@ export class MarketDataService {
       });
       this.#metrics?.batchInsertDuration.observe((performance.now() - started) / 1000);
       this.#metrics?.batchesFlushed.inc();
+      this.#databaseRecovered();
       await this.#record(result);
       return true;
     } catch (error) {
-      this.#logger.warn({ err: error, ticks: ticks.length }, 'market-data: batch insert failed');
+      this.#databaseFailed(error, ticks.length);
       return false;
     } finally {
       clearTimeout(timer);
@@ -742,6 +1090,50 @@ export class MarketDataService {
       const timer = setTimeout(done, ms);
       signal.addEventListener('abort', done);
     });
+  }
+}
+
+/**
+ * Failures of one dependency (the disk, the database) since it last
+ * worked: what to log when, so an outage gives a line when it starts,
+ * one every {@link OUTAGE_REMINDER_MS} while it lasts, and one when it
+ * ends, whatever the number of attempts.
+ */
+class Outage {
+  #since: number | undefined;
+  #failures = 0;
+  #lastReport = 0;
+  #message: string | undefined;
+
+  get failing(): boolean {
+    return this.#since !== undefined;
+  }
+
+  /** The last error's message while failing. */
+  get message(): string | undefined {
+    return this.#message;
+  }
+
+  /** Notes a failure; says whether (and how) to log it. */
+  fail(error: unknown): { first: boolean; failures: number; sinceMs: number } | undefined {
+    const now = Date.now();
+    this.#failures += 1;
+    this.#message = error instanceof Error ? error.message : String(error);
+    const first = this.#since === undefined;
+    this.#since ??= now;
+    if (!first && now - this.#lastReport < OUTAGE_REMINDER_MS) return undefined;
+    this.#lastReport = now;
+    return { first, failures: this.#failures, sinceMs: now - this.#since };
+  }
+
+  /** Notes a success; says how long the outage lasted when one ends. */
+  recover(): { failures: number; sinceMs: number } | undefined {
+    if (this.#since === undefined) return undefined;
+    const ended = { failures: this.#failures, sinceMs: Date.now() - this.#since };
+    this.#since = undefined;
+    this.#failures = 0;
+    this.#message = undefined;
+    return ended;
   }
 }
 

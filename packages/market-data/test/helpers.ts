@@ -1,5 +1,5 @@
 import { createTick, type Tick } from '@trade/core';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -99,7 +99,13 @@ export async function mountTmpfs(
 ): Promise<{ dir: string; unmount: () => Promise<void> }> {
   const dir = await tempDir('market-data-tmpfs-');
   await run('mount', ['-t', 'tmpfs', '-o', `size=${sizeBytes}`, 'tmpfs', dir]);
-  return { dir, unmount: () => run('umount', ['-l', dir]) };
+  return {
+    dir,
+    unmount: async () => {
+      await run('umount', ['-l', dir]);
+      await rmdir(dir);
+    },
+  };
 }
 
 async function run(command: string, args: string[]): Promise<void> {

@@ -201,7 +201,7 @@ describe('TickCache with Redis', () => {
       pool = new pg.Pool(await testDatabaseConfig({ max: 2 }));
     });
     afterAll(async () => pool?.end());
-    const stops: (() => Promise<void>)[] = [];
+    const stops: (() => Promise<unknown>)[] = [];
     afterEach(async () => {
       for (const stop of stops.splice(0)) await stop();
     });
