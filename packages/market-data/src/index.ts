@@ -20,7 +20,11 @@ export type {
   TimeRange,
 } from './tick-repository.js';
 export { PaperTradeRepository } from './paper-trade-repository.js';
-export type { StoredPaperFill } from './paper-trade-repository.js';
+export type {
+  PaperFillWriteResult,
+  RefusedPaperFill,
+  StoredPaperFill,
+} from './paper-trade-repository.js';
 export { TickCache } from './tick-cache.js';
 export type { TickCacheOptions } from './tick-cache.js';
 export { QUARANTINE_DIR, TickSpool } from './tick-spool.js';

@@ -1,6 +1,6 @@
-import { InvalidInputError, type PaperFill } from '@trade/core';
+import type { PaperFill, PaperFillWriter } from '@trade/core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { PaperTradeRepository } from '../src/index.js';
+import { PaperTradeRepository, type PaperFillWriteResult } from '../src/index.js';
 import { openBackend, type Backend, type BackendName } from './backends.js';
 
 const fill: PaperFill = {
@@ -45,14 +45,46 @@ describe.each<BackendName>(['postgresql', 'pglite'])(
       expect((await repository.fills({ symbol: 'ETHUSDT' })).length).toBe(0);
     });
 
-    it('refuses a malformed fill by name and writes nothing', async () => {
-      await expect(repository.write([fill, { ...fill, fee: '-1' }])).rejects.toThrow(
-        InvalidInputError,
-      );
-      await expect(repository.write([{ ...fill, side: 'HOLD' as 'BUY' }])).rejects.toThrow(/side/);
-      await expect(repository.write([{ ...fill, cashAfter: '1e3' }])).rejects.toThrow(/cashAfter/);
-      expect(await repository.fills()).toEqual([]);
-      await repository.write([]);
+    it('sets malformed fills aside by field, with the reason, and writes the others in order', async () => {
+      const fills: PaperFill[] = [
+        fill,
+        { ...fill, fee: '-1' },
+        { ...fill, timestamp: fill.timestamp + 1 },
+        { ...fill, side: 'HOLD' as 'BUY' },
+        { ...fill, cashAfter: '1e3' },
+        // Over the 64 characters a decimal string may have.
+        { ...fill, price: `1.${'0'.repeat(70)}` },
+        { ...fill, timestamp: fill.timestamp + 2 },
+      ];
+      const result = await repository.writeFills(fills);
+      expect(result.written).toBe(3);
+      expect(result.refused.map((r) => [r.fill, r.reason.split(':')[0]])).toEqual([
+        [fills[1], 'invalid fee'],
+        [fills[3], 'invalid side'],
+        [fills[4], 'invalid cashAfter'],
+        [fills[5], 'invalid price'],
+      ]);
+      const stored = await repository.fills();
+      expect(stored.map(({ id: _id, ...rest }) => rest)).toEqual([fills[0], fills[2], fills[6]]);
+      expect(await repository.writeFills([])).toEqual({ written: 0, refused: [] });
+    });
+
+    it('sets aside a fill the database refuses, stores every other exactly and in order, and says so through the PaperFillWriter contract', async () => {
+      const fills: PaperFill[] = Array.from({ length: 10 }, (_, i) => ({
+        ...fill,
+        price: `4325${i}.01000000`,
+        timestamp: fill.timestamp + i,
+      }));
+      // Valid for the checks, refused by the database (SQLSTATE 22021).
+      fills[6] = { ...fills[6]!, strategy: 'sma\u0000' };
+      const writer: PaperFillWriter = repository;
+      const result = (await writer.write(fills)) as unknown as PaperFillWriteResult;
+      expect(result.written).toBe(9);
+      expect(result.refused).toHaveLength(1);
+      expect(result.refused[0]!.fill).toBe(fills[6]);
+      expect(result.refused[0]!.reason).toMatch(/0x00/);
+      const stored = await repository.fills();
+      expect(stored.map(({ id: _id, ...rest }) => rest)).toEqual(fills.filter((_, i) => i !== 6));
     });
   },
 );
