@@ -41,6 +41,7 @@ describe('readLiveConfig', () => {
       redisUrl: undefined,
       metrics: { host: '0.0.0.0', port: 9090 },
       resumeMaxTrades: 100_000,
+      readyMaxGapMs: 30_000,
     });
     expect(config.dataDir.endsWith('/data')).toBe(true);
   });
@@ -69,6 +70,11 @@ describe('readLiveConfig', () => {
     [{ REDIS_URL: '' }, {}, 'REDIS_URL: expected a redis:// or rediss:// URL'],
     [{ DATA_DIR: '' }, {}, 'DATA_DIR: expected a non-empty value'],
     [{ RESUME_MAX_TRADES: '' }, {}, 'RESUME_MAX_TRADES: expected an integer from 1 to 10000000'],
+    [
+      { READY_MAX_GAP_SECONDS: '0' },
+      {},
+      'READY_MAX_GAP_SECONDS: expected an integer from 1 to 86400',
+    ],
     [{ RESUME_MAX_TRADES: '0' }, {}, 'RESUME_MAX_TRADES: expected an integer from 1 to 10000000'],
     [{ RESUME_MAX_TRADES: '1e5' }, {}, 'RESUME_MAX_TRADES: expected an integer from 1 to 10000000'],
     [

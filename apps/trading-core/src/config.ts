@@ -28,6 +28,8 @@ export interface LiveConfig {
    * the last stored trade id; older missed trades are counted as unrecovered.
    */
   readonly resumeMaxTrades: number;
+  /** `/ready` fails while a gap in trade ids stays unfilled this long. */
+  readonly readyMaxGapMs: number;
 }
 
 /** Flags that override the environment. */
@@ -79,6 +81,7 @@ export function readLiveConfig(env: Env, flags: LiveFlags = {}): LiveConfig {
       1,
       MAX_RESUME_TRADES,
     ),
+    readyMaxGapMs: readInteger(env, 'READY_MAX_GAP_SECONDS', 30, 1, 86_400) * 1000,
   };
 }
 

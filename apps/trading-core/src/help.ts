@@ -27,6 +27,7 @@ const ENV = `Environment (flags win over variables; a set but invalid value stop
   REDIS_URL          Redis URL; unset: in-process memory cache
   DATA_DIR           embedded database and durable spool (default ./data)
   RESUME_MAX_TRADES  most trades per symbol backfilled on restart (default 100000)
+  READY_MAX_GAP_SECONDS  /ready fails while a trade-id gap stays unfilled this long (default 30)
   METRICS_HOST       metrics exporter interface (default 0.0.0.0)
   METRICS_PORT       metrics exporter port (default 9090)
   LOG_LEVEL          pino level (default info)

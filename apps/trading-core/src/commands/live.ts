@@ -13,6 +13,8 @@ import { PaperEngine, strategyByName } from '@trade/paper-engine';
 import type { Logger } from 'pino';
 import { openCache, type AppCache } from '../cache.js';
 import type { LiveConfig } from '../config.js';
+import { gapReadiness } from '../gap-readiness.js';
+import { loadOpenGaps, resumeBeforeGaps, saveOpenGaps } from '../open-gaps-file.js';
 import { openStorage, type Storage } from '../storage.js';
 
 // A batch of 5,000 rows takes ~20 ms; one taking this long is retried or spooled.
@@ -119,7 +121,14 @@ export async function runLive(options: LiveOptions): Promise<void> {
         'SIMULATED exchange: trades come from the built-in Binance simulator on loopback, not from Binance',
       );
     }
-    const resumeFrom = options.sim ? {} : Object.fromEntries(stored);
+    // Gaps an earlier run stopped with: resume before them, so they are fetched again.
+    const recordedGaps = await loadOpenGaps(config.dataDir, logger);
+    if (recordedGaps.length > 0) {
+      logger.info({ gaps: recordedGaps }, 'backfilling the gaps the last run stopped with');
+    }
+    const resumeFrom = options.sim
+      ? {}
+      : Object.fromEntries(resumeBeforeGaps(stored, recordedGaps));
 
     let engine: PaperEngine | undefined;
     if (strategy) {
@@ -155,6 +164,7 @@ export async function runLive(options: LiveOptions): Promise<void> {
       },
       ready: {
         exchange: () => ({ ok: connected, reason: 'not connected to the exchange' }),
+        gaps: gapReadiness(() => client.openGaps(), config.readyMaxGapMs),
         database: async () => {
           await storage.ping();
           return true;
@@ -190,7 +200,7 @@ export async function runLive(options: LiveOptions): Promise<void> {
             { shard: event.shard, reason: event.reason, retryInMs: event.retryInMs },
             `exchange ${event.state}`,
           );
-        } else {
+        } else if (event.type === 'gap') {
           // The client has already logged (and counted) an unrecoverable gap as an error.
           const level = event.missed > 0 ? 'warn' : 'info';
           logger.child({ component: 'exchange' })[level](
@@ -206,6 +216,7 @@ export async function runLive(options: LiveOptions): Promise<void> {
               : 'gap in trade ids backfilled',
           );
         }
+        // 'gap-open' (at close): recorded from client.openGaps() once the stream has ended.
       }
     })();
 
@@ -217,6 +228,15 @@ export async function runLive(options: LiveOptions): Promise<void> {
     logger.info('stopping: closing the exchange stream, then flushing every tick');
     await client.close();
     await pump;
+    // The ticks after each open gap were delivered: record the gap, or the next start skips it.
+    const openGaps = client.openGaps();
+    await saveOpenGaps(config.dataDir, openGaps);
+    if (openGaps.length > 0) {
+      logger.warn(
+        { gaps: openGaps },
+        'stopping with gaps REST has not filled; the next start backfills them',
+      );
+    }
     await closeAll();
     const stats = service.stats();
     // The last trade id taken from the exchange per symbol: everything up to it is stored or spooled.

@@ -1,4 +1,4 @@
-import { access } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
@@ -19,7 +19,15 @@ import {
 // directory, signals other than SIGTERM, a flood of readiness probes, a
 // migration lock held elsewhere. Each ends compared with the ground truth.
 
-const SYMBOLS = ['FLTRUSDT', 'FLTSUSDT', 'FLTTUSDT', 'FLTUUSDT', 'FLTVUSDT', 'FLTWUSDT'];
+const SYMBOLS = [
+  'FLTRUSDT',
+  'FLTSUSDT',
+  'FLTTUSDT',
+  'FLTUUSDT',
+  'FLTVUSDT',
+  'FLTWUSDT',
+  'FLTXUSDT',
+];
 
 const scenario = faultScenario(SYMBOLS);
 
@@ -165,4 +173,62 @@ describe('fault suite: a hostile world', () => {
       await holder.end();
     }
   }, 60_000);
+
+  it('stores the ticks held behind a gap REST cannot fill at stop, records the gap, and the next start backfills it', async () => {
+    const symbols = SYMBOLS.slice(6, 7);
+    const symbol = symbols[0]!;
+    const exchange = await scenario.exchange(symbols, 1304);
+    const { sim } = exchange;
+    const dataDir = await scenario.dataDir();
+    const options = {
+      symbols,
+      dataDir,
+      databaseUrl: databaseUrl(),
+      env: { READY_MAX_GAP_SECONDS: '2' },
+    };
+    const first = await startApp(exchange, options);
+    exchange.run(200);
+    await until(
+      'ticks flowing',
+      async () => (await first.metric('trading_batches_flushed_total')) > 0,
+    );
+
+    // REST answers 500 from now on; 30 trades only REST would show.
+    sim.failRest(1_000_000, 500, 1);
+    const gapFrom = sim.lastTradeId(symbol)! + 1;
+    sim.gap(30);
+    const gapTo = sim.lastTradeId(symbol)!;
+    await until('the gap to be seen', async () => (await first.metric('trading_gaps_open')) === 1);
+    await until('/ready to report the gap', async () => {
+      const response = await fetch(`${first.url}/ready`);
+      return (
+        response.status === 503 &&
+        (await response.text()).includes(`${symbol} trade ids ${gapFrom}-`)
+      );
+    });
+    exchange.pause();
+    expect(await first.stop()).toBe(0);
+
+    // Everything it read is stored but the gap, and the gap is on record.
+    const readUpTo = first.app.logs().find((r) => r.msg === 'stopped')!.readUpTo as Record<
+      string,
+      number
+    >;
+    expect(readUpTo[symbol]).toBeGreaterThan(gapTo);
+    const stored = await compareWithTruth(sim, symbols, readUpTo);
+    expect(stored).toMatchObject({ duplicated: 0, mismatched: 0, unknown: 0, lost: 30 });
+    expect(stored.lostIds[symbol]).toEqual(Array.from({ length: 30 }, (_, i) => gapFrom + i));
+    expect(JSON.parse(await readFile(join(dataDir, 'open-gaps.json'), 'utf8'))).toEqual([
+      { symbol, fromId: gapFrom, toId: gapTo },
+    ]);
+
+    // REST is back: the next start fetches the gap again.
+    sim.failRest(0);
+    const second = await startApp(exchange, options);
+    const { comparison, exitCode } = await settle(exchange, second, symbols);
+    expect(exitCode).toBe(0);
+    expect(comparison).toMatchObject(EXACT);
+    expect(comparison.stored).toBe(comparison.expected);
+    expect(JSON.parse(await readFile(join(dataDir, 'open-gaps.json'), 'utf8'))).toEqual([]);
+  }, 120_000);
 });
