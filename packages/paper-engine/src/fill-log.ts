@@ -6,9 +6,45 @@ import {
   type PaperFillWriter,
 } from '@trade/core';
 
+/** A fill the writer would not store (the database refused it), and why. */
+export interface RefusedFill {
+  readonly fill: PaperFill;
+  readonly reason: string;
+}
+
+/**
+ * What a fill writer's `write` may resolve with. Fills in `refused` were
+ * not stored and never will be: they are counted, logged with their
+ * content, and dropped instead of retried. Resolving with nothing (as
+ * `PaperFillWriter` of `@trade/core` does) means every fill was stored.
+ * The market-data `PaperTradeRepository` resolves with `{ written, refused }`.
+ */
+export interface FillWriteOutcome {
+  readonly refused?: readonly RefusedFill[];
+}
+
+/**
+ * A `PaperFillWriter` (`@trade/core`) whose `write` may also tell which
+ * fills it refused; every `PaperFillWriter` is one.
+ *
+ * @example
+ * ```ts
+ * const writer: FillWriter = {
+ *   async write(fills) {
+ *     const bad = fills.filter((f) => !fits(f));
+ *     await store(fills.filter((f) => fits(f)));
+ *     return { refused: bad.map((fill) => ({ fill, reason: 'price over the column limit' })) };
+ *   },
+ * };
+ * ```
+ */
+export interface FillWriter {
+  write(fills: readonly PaperFill[]): Promise<FillWriteOutcome | void>;
+}
+
 /** Options of {@link FillLog}. */
 export interface FillLogOptions {
-  writer: PaperFillWriter;
+  writer: FillWriter | PaperFillWriter;
   /** Write as soon as this many fills are buffered. Default 100. */
   maxBatch?: number;
   /** Write buffered fills at most this long after the first of them arrived. Default 1000 ms. */
@@ -24,29 +60,38 @@ export interface FillLogOptions {
   maxPending?: number;
   /** Called with the number of fills dropped past {@link maxPending}. */
   onDrop?: (count: number) => void;
+  /**
+   * Called once with the fills a write refused (see {@link FillWriteOutcome}):
+   * they are dropped, not retried, and the fills after them go on.
+   */
+  onRefused?: (refused: readonly RefusedFill[]) => void;
 }
 
 /**
- * Buffers fills and hands them to a {@link PaperFillWriter} in batches: when
+ * Buffers fills and hands them to a {@link FillWriter} in batches: when
  * `maxBatch` are waiting, `maxDelayMs` after the first one, and on
  * {@link FillLog.flush}. `add` never waits; one write runs at a time, in
  * order. A failed write keeps its fills at the front of the buffer for the
  * next attempt; only past `maxPending` fills are the oldest dropped, and
- * counted.
+ * counted. Fills the writer reports as refused (the database will never
+ * take them) are logged with their content, counted and dropped, so one bad
+ * fill does not hold up the ones after it.
  */
 export class FillLog {
   private buffer: PaperFill[] = [];
   private tail: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
-  private readonly writer: PaperFillWriter;
+  private readonly writer: FillWriter;
   private readonly maxBatch: number;
   private readonly maxDelayMs: number;
   private readonly logger: Logger;
   private readonly onWriteError: ((error: unknown) => void) | undefined;
   private readonly maxPending: number;
   private readonly onDrop: ((count: number) => void) | undefined;
+  private readonly onRefused: ((refused: readonly RefusedFill[]) => void) | undefined;
   private written = 0;
   private dropped = 0;
+  private refused = 0;
   /** Fills dropped since the writer last succeeded: reported once it does. */
   private droppedInOutage = 0;
   /** A write is queued by the batch bound and has not started: no need to queue another. */
@@ -60,6 +105,7 @@ export class FillLog {
     this.onWriteError = options.onWriteError;
     this.maxPending = Math.max(1, Math.floor(options.maxPending ?? 10_000));
     this.onDrop = options.onDrop;
+    this.onRefused = options.onRefused;
   }
 
   /** Fills buffered and not yet written. */
@@ -75,6 +121,11 @@ export class FillLog {
   /** Fills dropped because more than `maxPending` waited for a failing writer. */
   get droppedCount(): number {
     return this.dropped;
+  }
+
+  /** Fills the writer refused, dropped without retry. */
+  get refusedCount(): number {
+    return this.refused;
   }
 
   /** Buffers `fill`; starts a write when the batch is full. Never waits. */
@@ -118,16 +169,9 @@ export class FillLog {
     this.queued = false;
     while (this.buffer.length > 0) {
       const batch = this.buffer.splice(0, this.maxBatch);
+      let outcome: FillWriteOutcome | void;
       try {
-        await this.writer.write(batch);
-        this.written += batch.length;
-        if (this.droppedInOutage > 0) {
-          this.logger.warn(
-            { dropped: this.droppedInOutage },
-            'paper fills are written again; fills dropped while the writer failed',
-          );
-          this.droppedInOutage = 0;
-        }
+        outcome = await this.writer.write(batch);
       } catch (error) {
         this.buffer = batch.concat(this.buffer);
         this.enforceBound();
@@ -142,7 +186,27 @@ export class FillLog {
           isRetryable: true,
         });
       }
+      const refused = refusedIn(outcome);
+      this.written += batch.length - refused.length;
+      if (refused.length > 0) this.setAside(refused);
+      if (this.droppedInOutage > 0) {
+        this.logger.warn(
+          { dropped: this.droppedInOutage },
+          'paper fills are written again; fills dropped while the writer failed',
+        );
+        this.droppedInOutage = 0;
+      }
     }
+  }
+
+  /** Fills the writer will never take: logged with their content and counted, once. */
+  private setAside(refused: readonly RefusedFill[]): void {
+    this.refused += refused.length;
+    this.logger.error(
+      { refused: refused.map(({ fill, reason }) => ({ reason, fill })) },
+      'paper fills refused by the writer; set aside, not retried',
+    );
+    this.onRefused?.(refused);
   }
 
   /** Drops the oldest fills beyond `maxPending`: bounded memory while the writer fails. */
@@ -174,4 +238,10 @@ export class FillLog {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
   }
+}
+
+/** The refused fills of a write's outcome; nothing for a writer that resolves with nothing. */
+function refusedIn(outcome: FillWriteOutcome | void): readonly RefusedFill[] {
+  const refused: unknown = (outcome as FillWriteOutcome | undefined)?.refused;
+  return Array.isArray(refused) ? (refused as readonly RefusedFill[]) : [];
 }

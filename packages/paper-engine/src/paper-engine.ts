@@ -7,7 +7,7 @@ import {
   type Tick,
 } from '@trade/core';
 import type { TradingMetrics } from '@trade/metrics';
-import { FillLog } from './fill-log.js';
+import { FillLog, type FillWriter } from './fill-log.js';
 import { plainDecimal } from './plain-decimal.js';
 import { Portfolio, type PortfolioOptions, type PortfolioSnapshot } from './portfolio.js';
 import type {
@@ -28,14 +28,20 @@ export interface PaperEngineOptions {
   /**
    * Prometheus handles; without them the engine records nothing. Used:
    * paperTrades, paperPortfolioValue, paperPnl, paperTickDuration (around the
-   * whole tick), paperFeesPaid, paperSlippageCost, paperFillsDropped, cacheHits/cacheMisses
-   * (warm-up) and errors{component="paper-engine"}.
+   * whole tick), paperFeesPaid, paperSlippageCost, paperFillsDropped,
+   * paperFillsRefused, cacheHits/cacheMisses (warm-up) and
+   * errors{component="paper-engine"}.
    */
   metrics?: TradingMetrics;
   /** Recent ticks for {@link PaperEngine.warmUp}, e.g. the market-data TickCache. */
   recentTicks?: RecentTicks;
-  /** Where fills are written (`paper_trades`), in batches. */
-  fillWriter?: PaperFillWriter;
+  /**
+   * Where fills are written (`paper_trades`), in batches: any
+   * `PaperFillWriter`. One whose `write` resolves with `{ refused }` (the
+   * market-data `PaperTradeRepository` does) has those fills counted in
+   * `trading_paper_fills_refused_total`, logged and dropped, not retried.
+   */
+  fillWriter?: FillWriter | PaperFillWriter;
   /**
    * Batch bounds of the fill writer: `maxBatch` fills (100) or `maxDelayMs`
    * (1000); and `maxPending` (10,000), the most fills kept while the writer
@@ -63,6 +69,8 @@ export interface PaperEngineState {
   readonly strategyErrors: number;
   /** Fills buffered for the writer and not yet written. */
   readonly pendingFills: number;
+  /** Fills the writer refused (set aside, not retried). */
+  readonly refusedFills: number;
   readonly portfolio: PortfolioSnapshot;
 }
 
@@ -130,6 +138,7 @@ export class PaperEngine {
           logger: this.logger,
           onWriteError: () => metrics?.errors.inc({ component: 'paper-engine' }),
           onDrop: (count) => metrics?.paperFillsDropped.inc(count),
+          onRefused: (refused) => metrics?.paperFillsRefused.inc(refused.length),
         })
       : undefined;
     metrics?.paperPortfolioValue.set(this.portfolio.equity());
@@ -223,6 +232,7 @@ export class PaperEngine {
       ticksSkipped: this.skipped,
       strategyErrors: this.strategyErrors,
       pendingFills: this.fillLog?.pending ?? 0,
+      refusedFills: this.fillLog?.refusedCount ?? 0,
       portfolio: this.portfolio.snapshot(),
     };
   }
