@@ -110,7 +110,7 @@ async function main(argv: string[]): Promise<number> {
         symbols: values.symbols,
         exchangeUrl: values['exchange-url'],
       });
-      await withDataDir(config.dataDir, true, () =>
+      return withDataDir(config.dataDir, true, () =>
         runLive({
           config,
           metrics,
@@ -124,7 +124,6 @@ async function main(argv: string[]): Promise<number> {
           stopRequested: shutdown.signal,
         }),
       );
-      return 0;
     }
     case 'sim': {
       const config = readLiveConfig(process.env, { symbols: values.symbols });

@@ -76,6 +76,11 @@ describe('readLiveConfig', () => {
       'READY_MAX_GAP_SECONDS: expected an integer from 1 to 86400',
     ],
     [{ RESUME_MAX_TRADES: '0' }, {}, 'RESUME_MAX_TRADES: expected an integer from 1 to 10000000'],
+    [
+      { MAX_BUFFERED_TICKS: '999' },
+      {},
+      'MAX_BUFFERED_TICKS: expected an integer from 1000 to 10000000',
+    ],
     [{ RESUME_MAX_TRADES: '1e5' }, {}, 'RESUME_MAX_TRADES: expected an integer from 1 to 10000000'],
     [
       { RESUME_MAX_TRADES: '10000001' },
@@ -88,6 +93,11 @@ describe('readLiveConfig', () => {
 
   it('reads the resume window', () => {
     expect(readLiveConfig({ RESUME_MAX_TRADES: ' 2500 ' }).resumeMaxTrades).toBe(2500);
+  });
+
+  it('reads the memory bound of ticks waiting for the disk', () => {
+    expect(readLiveConfig({}).maxBufferedTicks).toBe(100_000);
+    expect(readLiveConfig({ MAX_BUFFERED_TICKS: '5000' }).maxBufferedTicks).toBe(5000);
   });
 
   it('never echoes a password in an error', () => {

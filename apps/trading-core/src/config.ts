@@ -30,6 +30,12 @@ export interface LiveConfig {
   readonly resumeMaxTrades: number;
   /** `/ready` fails while a gap in trade ids stays unfilled this long. */
   readonly readyMaxGapMs: number;
+  /**
+   * Ticks held in memory for the spool while the disk refuses them and the
+   * database does not keep up; beyond it ingest blocks (the exchange stream
+   * pauses, its gap is backfilled later).
+   */
+  readonly maxBufferedTicks: number;
 }
 
 /** Flags that override the environment. */
@@ -82,6 +88,7 @@ export function readLiveConfig(env: Env, flags: LiveFlags = {}): LiveConfig {
       MAX_RESUME_TRADES,
     ),
     readyMaxGapMs: readInteger(env, 'READY_MAX_GAP_SECONDS', 30, 1, 86_400) * 1000,
+    maxBufferedTicks: readInteger(env, 'MAX_BUFFERED_TICKS', 100_000, 1_000, 10_000_000),
   };
 }
 

@@ -28,6 +28,8 @@ const ENV = `Environment (flags win over variables; a set but invalid value stop
   DATA_DIR           embedded database and durable spool (default ./data)
   RESUME_MAX_TRADES  most trades per symbol backfilled on restart (default 100000)
   READY_MAX_GAP_SECONDS  /ready fails while a trade-id gap stays unfilled this long (default 30)
+  MAX_BUFFERED_TICKS     ticks held in memory while the disk and the database both refuse them;
+                         beyond it ingest blocks and the stream pauses (default 100000)
   METRICS_HOST       metrics exporter interface (default 0.0.0.0)
   METRICS_PORT       metrics exporter port (default 9090)
   LOG_LEVEL          pino level (default info)

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { TradeError, type Tick } from '@trade/core';
 import { BinanceTradeClient } from '@trade/exchange-binance';
 import { startBinanceSimulator, type BinanceSimulator } from '@trade/exchange-binance/sim';
-import { MarketDataService } from '@trade/market-data';
+import { MarketDataService, lostRanges, type LostTickRange } from '@trade/market-data';
 import {
   startMetricsServer,
   startUptimeMonitor,
@@ -43,9 +43,12 @@ export interface LiveOptions {
 /**
  * The whole pipeline: exchange stream -> market-data service (PostgreSQL or
  * PGlite, spool, cache) -> paper engine, with the exporter on the side. On
- * stop: stop reading, flush every tick, close clients.
+ * stop: stop reading, flush every tick, close clients. Resolves with the
+ * exit code: 1 when some ticks could be neither stored nor spooled (they are
+ * logged per symbol and id range, and recorded for the next start to fetch
+ * again), 0 otherwise.
  */
-export async function runLive(options: LiveOptions): Promise<void> {
+export async function runLive(options: LiveOptions): Promise<number> {
   const { config, metrics, logger, libraryLogger } = options;
   const strategy = options.paperTrading
     ? strategyByName(options.strategy, {}, '--strategy')
@@ -89,8 +92,29 @@ export async function runLive(options: LiveOptions): Promise<void> {
       // At 20k ticks/s a 250 ms window alone puts p99 receipt-to-commit near 300 ms.
       flushIntervalMs: 100,
       writers: storage.tickWriters,
+      maxBufferedTicks: config.maxBufferedTicks,
     });
     resources.push({ name: 'market-data service', close: () => service.stop() });
+    // Ticks read from the exchange that the service could not take at stop (it was blocked).
+    const notTaken: Tick[] = [];
+    let stopping = false;
+    let wake: (() => void) | undefined;
+    const offer = async (tick: Tick): Promise<void> => {
+      while (!service.offer(tick)) {
+        // Blocked at stop: nothing will take the tick; it is lost and recorded as such.
+        if (stopping && service.health().blocked) {
+          notTaken.push(tick);
+          return;
+        }
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          void service.whenWritable().then(resolve);
+          // Stopping: look again each second whether the service has become blocked.
+          if (stopping) setTimeout(resolve, 1_000);
+        });
+        wake = undefined;
+      }
+    };
 
     // Where each symbol resumes: after the newest trade stored, or held in the
     // spool (a crash with the database down leaves newer ones there).
@@ -165,6 +189,10 @@ export async function runLive(options: LiveOptions): Promise<void> {
       ready: {
         exchange: () => ({ ok: connected, reason: 'not connected to the exchange' }),
         gaps: gapReadiness(() => client.openGaps(), config.readyMaxGapMs),
+        ingest: () => {
+          const health = service.health();
+          return { ok: !health.blocked, reason: `ingest blocked: ${health.reason ?? ''}` };
+        },
         database: async () => {
           await storage.ping();
           return true;
@@ -192,7 +220,7 @@ export async function runLive(options: LiveOptions): Promise<void> {
     const pump = (async () => {
       for await (const event of client) {
         if (event.type === 'tick') {
-          await offer(service, event.tick);
+          await offer(event.tick);
           engine?.onTick(event.tick);
         } else if (event.type === 'connection') {
           connected = event.state === 'open' || event.state === 'rotating';
@@ -226,24 +254,48 @@ export async function runLive(options: LiveOptions): Promise<void> {
     });
     await Promise.race([options.stopSignal, pump]);
     logger.info('stopping: closing the exchange stream, then flushing every tick');
+    stopping = true;
+    wake?.();
     await client.close();
     await pump;
-    // The ticks after each open gap were delivered: record the gap, or the next start skips it.
+    const { lost: serviceLost } = await service.stop();
+    const lost = mergeLost(serviceLost, lostRanges([notTaken]));
+    const lostTicks = lost.reduce((sum, range) => sum + range.count, 0);
+    // The ticks after each open gap were delivered, and lost ticks lie before newer stored
+    // ones: record both, or the next start, resuming after the newest stored id, skips them.
     const openGaps = client.openGaps();
-    await saveOpenGaps(config.dataDir, openGaps);
+    let recorded = true;
+    try {
+      await saveOpenGaps(config.dataDir, [...openGaps, ...lost]);
+    } catch (error) {
+      // A full disk, say: the ranges are in the log lines below, and the exit code says it.
+      recorded = false;
+      logger.error(
+        { err: error, gaps: openGaps, lost: lost.slice(0, LOGGED_RANGES) },
+        'could not record the gaps and lost ranges for the next start; fetch them again by hand (RESUME_MAX_TRADES)',
+      );
+    }
     if (openGaps.length > 0) {
       logger.warn(
         { gaps: openGaps },
         'stopping with gaps REST has not filled; the next start backfills them',
       );
     }
+    if (lostTicks > 0) {
+      logger.error(
+        { lostTicks, lost: lost.slice(0, LOGGED_RANGES), ranges: lost.length },
+        `${lostTicks} ticks could be neither stored nor spooled (the database and the disk both failed); the next start fetches them again over REST`,
+      );
+    }
     await closeAll();
     const stats = service.stats();
-    // The last trade id taken from the exchange per symbol: everything up to it is stored or spooled.
+    // The last trade id taken from the exchange per symbol: everything up to it is stored or
+    // spooled, except the lost ranges.
     logger.info(
-      { stored: stats.stored, spooled: stats.spooled, readUpTo: client.positions() },
+      { stored: stats.stored, spooled: stats.spooled, lostTicks, readUpTo: client.positions() },
       'stopped',
     );
+    return lostTicks > 0 || !recorded ? 1 : 0;
   } finally {
     await closeAll();
   }
@@ -262,6 +314,12 @@ async function listenOrExplain(
   }
 }
 
-async function offer(service: MarketDataService, tick: Tick): Promise<void> {
-  while (!service.offer(tick)) await service.whenWritable();
+// Lost ranges named in the log line; the file of gaps holds them all.
+const LOGGED_RANGES = 20;
+
+/** The ranges of both lists as one, per symbol and id (they never overlap: a tick is lost once). */
+function mergeLost(a: readonly LostTickRange[], b: readonly LostTickRange[]): LostTickRange[] {
+  return [...a, ...b].sort((x, y) =>
+    x.symbol === y.symbol ? x.fromId - y.fromId : x.symbol < y.symbol ? -1 : 1,
+  );
 }

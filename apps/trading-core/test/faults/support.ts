@@ -188,6 +188,8 @@ export interface FaultScenario {
   dataDir(): Promise<string>;
   /** A proxy to a store, stopped after the test (start it yourself). */
   proxy(targetPort: number, targetHost: string): TcpProxy;
+  /** Runs `release` after the test, before what was started earlier is released. */
+  release(release: () => Promise<void>): void;
 }
 
 /**
@@ -221,6 +223,9 @@ export function faultScenario(symbols: readonly string[]): FaultScenario {
       const proxy = new TcpProxy(targetPort, targetHost);
       releases.push(() => proxy.stop());
       return proxy;
+    },
+    release(release) {
+      releases.push(release);
     },
   };
 }
