@@ -145,12 +145,13 @@ describe('fault suite: the database down and the disk full', () => {
 
     const exitCode = await app.stop();
     expect(exitCode).toBe(1);
-    const lostLog = app.app.logs().find((l) => /neither stored nor spooled/.test(String(l.msg)));
+    const lostLog = app.app
+      .logs()
+      .find((l) => /ticks could be neither stored nor spooled/.test(String(l.msg)));
     expect(lostLog).toBeDefined();
     const lost = lostLog!.lost as { symbol: string; fromId: number; toId: number; count: number }[];
     expect(lostLog!.lostTicks).toBeGreaterThan(0);
     expect(lost.reduce((sum, range) => sum + range.count, 0)).toBe(lostLog!.lostTicks);
-    // Each named range is missing from the database, and recorded for the next start.
     await proxy.start();
     // Every trade read and not stored is in the spool (kept for the next start) or named as
     // lost, and every named trade is missing: the names are exact, not an estimate.
