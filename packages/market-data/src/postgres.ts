@@ -93,14 +93,24 @@ export function createPostgresDb(options: CreatePostgresDbOptions): Kysely<Marke
   const logger = options.logger ?? silentLogger;
   const onError = (error: Error) => logger.warn({ err: error }, 'database: connection lost');
   pool.on('error', onError);
+  // A checked-out client has no listener of pg-pool's: it gets ours, for
+  // good, when the pool hands it out. pg-pool emits 'acquire' synchronously,
+  // before it drops its own listener and resolves connect(): attaching after
+  // `await pool.connect()` would be too late for a new connection, whose
+  // ReadyForQuery and the server's FATAL (pg_terminate_backend, a restart)
+  // can arrive in one read, the FATAL parsed before any await resumes.
+  const heard = new WeakSet<PoolClient>();
+  pool.on('acquire', (client: PoolClient) => {
+    if (heard.has(client)) return;
+    heard.add(client);
+    client.on('error', onError);
+  });
   const lent = new WeakMap<PoolClient, LentClient>();
   const facade: PostgresPool = {
     async connect() {
       const client = await (metrics ? instrumentPool(pool, metrics) : pool).connect();
       let wrapper = lent.get(client);
       if (!wrapper) {
-        // A checked-out client has no listener of pg-pool's: lend it ours.
-        client.on('error', onError);
         wrapper = new LentClient(client, logger);
         lent.set(client, wrapper);
       }
