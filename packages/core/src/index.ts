@@ -1,3 +1,5 @@
+export { Backoff } from './backoff.js';
+export type { BackoffOptions } from './backoff.js';
 export { ConfigError, InvalidInputError, TradeError } from './errors.js';
 export { isDecimalString, isPositiveDecimalString, positiveDecimal } from './decimal.js';
 export type { DecimalString } from './decimal.js';

@@ -1,15 +1,17 @@
 import type { IncomingMessage } from 'node:http';
 import {
+  Backoff,
   ConfigError,
   normalizeSymbol,
   silentLogger,
+  type BackoffOptions,
   type Logger,
   type Tick,
   type TickRejectReason,
 } from '@trade/core';
 import type { TradingMetrics } from '@trade/metrics';
 import WebSocket from 'ws';
-import { Backoff, SlidingWindowLimit, type BackoffOptions } from './backoff.js';
+import { SlidingWindowLimit } from './sliding-window-limit.js';
 import { ControlQueue } from './control-queue.js';
 import { EventQueue } from './event-queue.js';
 import { FrameParser, type FrameResult, type TradeStreamType } from './parse-frame.js';

@@ -7,8 +7,7 @@ export type {
   OpenGap,
   ResumeAheadOfExchange,
 } from './binance-trade-client.js';
-export { Backoff, SlidingWindowLimit } from './backoff.js';
-export type { BackoffOptions } from './backoff.js';
+export { SlidingWindowLimit } from './sliding-window-limit.js';
 export { ControlQueue } from './control-queue.js';
 export { FrameParser, MAX_FRAME_BYTES, parseFrameText, parseFrameValue } from './parse-frame.js';
 export type { FrameResult, TradeStreamType } from './parse-frame.js';
