@@ -385,6 +385,13 @@ async function maxRate(dataDir: string): Promise<Figure[]> {
         note: `simulator rate ${SUSTAIN_RATE === 'max' ? "'max'" : `${SUSTAIN_RATE.toLocaleString('en-US')} ticks/s`}: ${generated.toLocaleString('en-US')} ticks generated in ${Math.round((generatedAt - start) / 100) / 10} s, all committed ${Math.round((done - generatedAt) / 100) / 10} s later; app CPU ${Math.round((cpu / seconds) * 100)}% of one core`,
       },
       {
+        // The baseline of the next performance push: what one tick costs the app, all stages.
+        name: 'app CPU per committed tick at max rate',
+        measured: (cpu * 1e6) / generated,
+        unit: 'us',
+        note: `user + system CPU of the app process from subscription until the last tick was committed (${cpu.toFixed(1)} s over ${generated.toLocaleString('en-US')} ticks); the bench's simulator shares the 2 cores`,
+      },
+      {
         name: 'ticks lost at max rate',
         measured: lost,
         unit: 'ticks',
