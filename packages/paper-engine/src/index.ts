@@ -12,11 +12,11 @@ export type {
   OrderResult,
   PortfolioOptions,
   PortfolioSnapshot,
-  PositionSizing,
   PositionSnapshot,
   PositionState,
   RoundTripStats,
 } from './portfolio.js';
+export type { PositionSizing } from './position-sizing.js';
 export { WilderRsi, rsiStrategy } from './rsi.js';
 export type { RsiOptions } from './rsi.js';
 export { smaCrossover } from './sma-crossover.js';

@@ -1,14 +1,8 @@
-import { ConfigError, type Side } from '@trade/core';
+import type { Side } from '@trade/core';
+import { priceBuy, priceSell, type PricedOrder } from './order-costs.js';
 import { rangeOption } from './options.js';
+import { checkSizing, type PositionSizing } from './position-sizing.js';
 import type { ExecutedFill, OrderRejection, RejectReason } from './strategy.js';
-
-/**
- * How much a BUY spends, fee included: a fraction of the portfolio's equity
- * (marked to each symbol's last price), or a fixed quote amount.
- */
-export type PositionSizing =
-  | { readonly mode: 'fraction'; readonly fraction: number }
-  | { readonly mode: 'notional'; readonly amount: number };
 
 /** Options of {@link Portfolio}. */
 export interface PortfolioOptions {
@@ -91,6 +85,18 @@ class Position implements PositionState {
   constructor(readonly symbol: string) {}
 }
 
+/** An order {@link Portfolio} has applied, as `filled()` reports it. */
+interface Filled {
+  readonly position: Position;
+  readonly side: Side;
+  readonly order: PricedOrder;
+  /** The price the order was executed against, before slippage. */
+  readonly marketPrice: number;
+  /** 0 for a BUY. */
+  readonly realizedPnl: number;
+  readonly timestamp: number;
+}
+
 /**
  * Cash and per-symbol long positions with average cost, fees and slippage.
  * A BUY spends what the sizing rule gives (fee included) and is refused when
@@ -101,8 +107,10 @@ class Position implements PositionState {
  * @example
  * ```ts
  * const portfolio = new Portfolio({ initialCash: 10_000, feeBps: 10, slippageBps: 5 });
- * portfolio.mark('BTCUSDT', 40_000);
- * const result = portfolio.execute('BTCUSDT', 'BUY', 1, Date.now());
+ * // BUY the whole sizing budget (size 1) against a market price of 40 000
+ * const result = portfolio.execute('BTCUSDT', 'BUY', 40_000, 1, Date.now());
+ * if (!result.ok) console.log(result.rejection.reason);
+ * portfolio.mark('BTCUSDT', 41_000);
  * portfolio.snapshot().equity;
  * ```
  */
@@ -268,30 +276,15 @@ export class Portfolio {
     if (budget > cash) {
       return this.reject(position.symbol, 'BUY', 'insufficient_cash', budget, timestamp);
     }
-    const price = marketPrice * (1 + this.slippageRate);
-    const notional = budget / (1 + this.feeRate);
-    const quantity = notional / price;
-    if (!(quantity > 0)) {
+    const order = priceBuy(marketPrice, budget, this);
+    if (!(order.quantity > 0)) {
       return this.reject(position.symbol, 'BUY', 'zero_quantity', budget, timestamp);
     }
-    const fee = budget - notional;
-    const slippageCost = (price - marketPrice) * quantity;
     if (position.quantity === 0) position.tripPnl = 0;
-    position.quantity += quantity;
+    position.quantity += order.quantity;
     position.costBasis += budget;
     this.cashBalance = cash - budget;
-    return this.filled(
-      position,
-      'BUY',
-      price,
-      marketPrice,
-      quantity,
-      notional,
-      fee,
-      slippageCost,
-      0,
-      timestamp,
-    );
+    return this.filled({ position, side: 'BUY', order, marketPrice, realizedPnl: 0, timestamp });
   }
 
   private sell(
@@ -306,62 +299,45 @@ export class Portfolio {
     if (!(quantity > 0)) {
       return this.reject(position.symbol, 'SELL', 'zero_quantity', 0, timestamp);
     }
-    const price = marketPrice * (1 - this.slippageRate);
-    const notional = price * quantity;
-    const fee = notional * this.feeRate;
-    const slippageCost = (marketPrice - price) * quantity;
+    const order = priceSell(marketPrice, quantity, this);
     const closing = quantity === held;
     const cost = closing ? position.costBasis : (position.costBasis / held) * quantity;
-    const realizedPnl = notional - fee - cost;
+    const realizedPnl = order.notional - order.fee - cost;
     position.quantity = closing ? 0 : held - quantity;
     position.costBasis = closing ? 0 : position.costBasis - cost;
     position.realizedPnl += realizedPnl;
     position.tripPnl += realizedPnl;
-    this.cashBalance += notional - fee;
+    this.cashBalance += order.notional - order.fee;
     if (closing) {
       this.tripsClosed += 1;
       if (position.tripPnl > 0) this.tripsWon += 1;
     }
-    return this.filled(
-      position,
-      'SELL',
-      price,
-      marketPrice,
-      quantity,
-      notional,
-      fee,
-      slippageCost,
-      realizedPnl,
-      timestamp,
-    );
+    return this.filled({ position, side: 'SELL', order, marketPrice, realizedPnl, timestamp });
   }
 
-  private filled(
-    position: Position,
-    side: Side,
-    price: number,
-    marketPrice: number,
-    quantity: number,
-    notional: number,
-    fee: number,
-    slippageCost: number,
-    realizedPnl: number,
-    timestamp: number,
-  ): OrderResult {
-    this.fees += fee;
-    this.slippage += slippageCost;
+  /** Counts an applied order and describes it; cash and position are already updated. */
+  private filled({
+    position,
+    side,
+    order,
+    marketPrice,
+    realizedPnl,
+    timestamp,
+  }: Filled): OrderResult {
+    this.fees += order.fee;
+    this.slippage += order.slippageCost;
     this.fillCount += 1;
     return {
       ok: true,
       fill: {
         symbol: position.symbol,
         side,
-        price,
+        price: order.price,
         marketPrice,
-        quantity,
-        notional,
-        fee,
-        slippageCost,
+        quantity: order.quantity,
+        notional: order.notional,
+        fee: order.fee,
+        slippageCost: order.slippageCost,
         realizedPnl,
         cashAfter: this.cashBalance,
         positionAfter: position.quantity,
@@ -393,28 +369,4 @@ export class Portfolio {
     }
     return position;
   }
-}
-
-function checkSizing(sizing: PositionSizing): PositionSizing {
-  if (sizing.mode === 'fraction') {
-    const fraction = rangeOption(sizing.fraction, 'sizing.fraction', Number.NaN, {
-      min: 0,
-      max: 1,
-      minExclusive: true,
-    });
-    return { mode: 'fraction', fraction };
-  }
-  if (sizing.mode === 'notional') {
-    const amount = rangeOption(sizing.amount, 'sizing.amount', Number.NaN, {
-      min: 0,
-      max: Number.MAX_SAFE_INTEGER,
-      minExclusive: true,
-    });
-    return { mode: 'notional', amount };
-  }
-  throw new ConfigError(
-    'sizing.mode',
-    (sizing as { mode: unknown }).mode,
-    "'fraction' or 'notional'",
-  );
 }
