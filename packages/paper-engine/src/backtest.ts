@@ -148,7 +148,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestSum
       if (count % every === 0) progress(false);
     }
   } finally {
-    await engine.stop();
+    await engine.close();
   }
   progress(true);
 

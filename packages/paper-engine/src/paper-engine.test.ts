@@ -73,7 +73,7 @@ describe('PaperEngine', () => {
       fillWriter: writer,
     });
     for (const t of ticksAt('BTCUSDT', [50, 40, 45, 50, 60])) engine.onTick(t);
-    await engine.stop();
+    await engine.close();
 
     // BUY 100 at 40 with 0.1% fee: notional 100/1.001, fee 100 - 100/1.001.
     const notional = 100 / 1.001;
@@ -376,7 +376,7 @@ describe('PaperEngine', () => {
       expect(engine.state().pendingFills).toBe(0);
     });
 
-    it('writes what is buffered after maxDelayMs, and the rest on stop', async () => {
+    it('writes what is buffered after maxDelayMs, and the rest on close', async () => {
       vi.useFakeTimers();
       const writer = new MemoryWriter();
       const engine = new PaperEngine({
@@ -391,9 +391,24 @@ describe('PaperEngine', () => {
       await vi.advanceTimersByTimeAsync(1);
       expect(writer.batches.map((b) => b.length)).toEqual([2]);
       engine.onTick(tick('BTCUSDT', 3, 3));
-      await engine.stop();
+      await engine.close();
       expect(writer.batches.map((b) => b.length)).toEqual([2, 1]);
       engine.onTick(tick('BTCUSDT', 4, 4));
+      expect(engine.state().ticksSkipped).toBe(1);
+    });
+
+    it('keeps stop() as the deprecated alias of close()', async () => {
+      const writer = new MemoryWriter();
+      const engine = new PaperEngine({
+        strategy: everyTick,
+        portfolio: flatPortfolio,
+        fillWriter: writer,
+        fillBatch: { maxBatch: 100, maxDelayMs: 60_000 },
+      });
+      engine.onTick(tick('BTCUSDT', 1, 1));
+      await engine.stop();
+      expect(writer.fills).toHaveLength(1);
+      engine.onTick(tick('BTCUSDT', 2, 2));
       expect(engine.state().ticksSkipped).toBe(1);
     });
 
@@ -410,7 +425,7 @@ describe('PaperEngine', () => {
       for (const t of ticksAt('BTCUSDT', [1, 2, 3])) engine.onTick(t);
       await expect(engine.flush()).rejects.toThrow(/3 paper fill\(s\)/);
       expect(engine.state().pendingFills).toBe(3);
-      await engine.stop();
+      await engine.close();
       expect(writer.fills.map((f) => f.side)).toEqual(['BUY', 'SELL', 'BUY']);
       const errors = await metrics.errors.get();
       expect(errors.values.find((v) => v.labels.component === 'paper-engine')?.value).toBe(1);
@@ -439,7 +454,7 @@ describe('PaperEngine', () => {
 
       // The database is back: the newest 10 fills are written, in order.
       writer.failNext = 0;
-      await engine.stop();
+      await engine.close();
       expect(writer.fills.map((f) => f.timestamp)).toEqual(
         ticksAt('BTCUSDT', ids)
           .slice(40)

@@ -62,7 +62,7 @@ export interface PaperEngineState {
   readonly ticksProcessed: number;
   /**
    * Ticks ignored: not newer than the last trade id seen for their symbol,
-   * without a positive price (logged), or after stop.
+   * without a positive price (logged), or after close.
    */
   readonly ticksSkipped: number;
   /** Ticks whose strategy threw (logged and counted in `trading_errors_total`). */
@@ -101,7 +101,7 @@ class SymbolSlot implements StrategyContext {
  * });
  * await engine.warmUp(['BTCUSDT']);
  * for await (const tick of ticks) engine.onTick(tick);
- * await engine.stop();
+ * await engine.close();
  * ```
  */
 export class PaperEngine {
@@ -118,7 +118,7 @@ export class PaperEngine {
   private processed = 0;
   private skipped = 0;
   private strategyErrors = 0;
-  private stopped = false;
+  private closed = false;
 
   constructor(options: PaperEngineOptions) {
     this.strategy = options.strategy;
@@ -186,7 +186,7 @@ export class PaperEngine {
   onTick(tick: Tick): void {
     const metrics = this.metrics;
     const started = metrics === undefined ? 0 : performance.now();
-    if (this.stopped) {
+    if (this.closed) {
       this.skipped += 1;
       return;
     }
@@ -242,10 +242,18 @@ export class PaperEngine {
     await this.fillLog?.flush();
   }
 
-  /** Ignores further ticks and writes every buffered fill. */
-  async stop(): Promise<void> {
-    this.stopped = true;
+  /**
+   * Ignores further ticks and writes every buffered fill, then releases the
+   * fill log's timer. Rejects (fills kept) when the writer fails.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
     await this.fillLog?.close();
+  }
+
+  /** @deprecated Use {@link PaperEngine.close}; this calls it. */
+  stop(): Promise<void> {
+    return this.close();
   }
 
   private execute(slot: SymbolSlot, signal: Signal, tick: Tick, price: number): void {

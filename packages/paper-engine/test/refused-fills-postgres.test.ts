@@ -131,7 +131,7 @@ describe('PaperEngine with a fill the database refuses (real PostgreSQL)', () =>
       // Each full batch is written before the next tick: later batches follow the refused one.
       await new Promise((resolve) => setImmediate(resolve));
     }
-    await engine.stop();
+    await engine.close();
 
     expect(offered).toHaveLength(prices.length);
     const bad = offered[6]!;
