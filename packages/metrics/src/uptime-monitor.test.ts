@@ -11,7 +11,7 @@ async function value(gauge: Gauge): Promise<number> {
 }
 
 describe('startUptimeMonitor', () => {
-  it('sets whole seconds now and every interval, and stops on stop()', async () => {
+  it('sets whole seconds now and every interval, and stops on close()', async () => {
     vi.useFakeTimers();
     let now = 0;
     const gauge = new Gauge({ name: 'up_seconds', help: 'h', registers: [new Registry()] });
@@ -26,9 +26,20 @@ describe('startUptimeMonitor', () => {
     vi.advanceTimersByTime(2_000);
     expect(await value(gauge)).toBe(3);
 
-    monitor.stop();
+    await monitor.close();
     now = 10_000;
     vi.advanceTimersByTime(5_000);
     expect(await value(gauge)).toBe(3);
+  });
+
+  it('keeps stop() as the deprecated alias of close()', async () => {
+    vi.useFakeTimers();
+    let now = 0;
+    const gauge = new Gauge({ name: 'up_seconds', help: 'h', registers: [new Registry()] });
+    const monitor = startUptimeMonitor({ gauge, now: () => now });
+    monitor.stop();
+    now = 5_000;
+    vi.advanceTimersByTime(5_000);
+    expect(await value(gauge)).toBe(0);
   });
 });

@@ -10,8 +10,15 @@ export interface UptimeMonitorOptions {
   now?: () => number;
 }
 
-/** A running monitor; `stop()` ends its timer. */
+/** A running monitor; `close()` ends its timer. */
 export interface UptimeMonitor {
+  /**
+   * Ends the timer; the gauge keeps its last value. Resolves at once: it
+   * returns a promise like every other `close()` of the toolkit, so shutdown
+   * code can await them all alike.
+   */
+  close(): Promise<void>;
+  /** @deprecated Use {@link UptimeMonitor.close}; this calls it. */
   stop(): void;
 }
 
@@ -23,7 +30,7 @@ export interface UptimeMonitor {
  * ```ts
  * const uptime = startUptimeMonitor({ gauge: metrics.uptimeSeconds });
  * // on shutdown
- * uptime.stop();
+ * await uptime.close();
  * ```
  */
 export function startUptimeMonitor(options: UptimeMonitorOptions): UptimeMonitor {
@@ -33,9 +40,14 @@ export function startUptimeMonitor(options: UptimeMonitorOptions): UptimeMonitor
   update();
   const timer = setInterval(update, options.intervalMs ?? 1000);
   timer.unref();
+  const close = (): Promise<void> => {
+    clearInterval(timer);
+    return Promise.resolve();
+  };
   return {
+    close,
     stop() {
-      clearInterval(timer);
+      void close();
     },
   };
 }
