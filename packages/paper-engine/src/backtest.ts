@@ -87,10 +87,11 @@ export interface BacktestSummary {
  *
  * @example
  * ```ts
+ * // ticks: the market-data TickRepository, which streams a symbol's stored ticks in order
  * const summary = await runBacktest({
- *   ticks: repository.stream({ symbol: 'BTCUSDT' }),
+ *   ticks: ticks.ticks('BTCUSDT', { from: Date.UTC(2026, 0, 1) }),
  *   strategy: strategyByName('sma'),
- *   onProgress: (p) => bar.update(p.fraction ?? 0),
+ *   onProgress: (p) => console.error(`${p.ticks} ticks, ${p.fills} fills`),
  * });
  * console.log(JSON.stringify(summary));
  * ```
