@@ -1,6 +1,8 @@
 import {
+  Backoff,
   TradeError,
   silentLogger,
+  type BackoffOptions,
   type Logger,
   type PaperFill,
   type PaperFillWriter,
@@ -53,12 +55,18 @@ export interface FillLogOptions {
   /** Called when a background write fails (the fills stay buffered and are retried). */
   onWriteError?: (error: unknown) => void;
   /**
+   * Delays before retrying a failed write, growing while the writer keeps
+   * failing and back to the first once a write succeeds. Default
+   * `{ initialMs: maxDelayMs, maxMs: 30_000 }` with `Backoff`'s jitter (0.5).
+   */
+  retry?: BackoffOptions;
+  /**
    * Most fills kept while the writer fails; past it the oldest are dropped
-   * (counted through {@link onDrop}), so an outage cannot exhaust memory.
+   * (counted through {@link FillLogOptions.onDrop}), so an outage cannot exhaust memory.
    * Default 10,000.
    */
   maxPending?: number;
-  /** Called with the number of fills dropped past {@link maxPending}. */
+  /** Called with the number of fills dropped past {@link FillLogOptions.maxPending}. */
   onDrop?: (count: number) => void;
   /**
    * Called once with the fills a write refused (see {@link FillWriteOutcome}):
@@ -71,9 +79,10 @@ export interface FillLogOptions {
  * Buffers fills and hands them to a {@link FillWriter} in batches: when
  * `maxBatch` are waiting, `maxDelayMs` after the first one, and on
  * {@link FillLog.flush}. `add` never waits; one write runs at a time, in
- * order. A failed write keeps its fills at the front of the buffer for the
- * next attempt; only past `maxPending` fills are the oldest dropped, and
- * counted. Fills the writer reports as refused (the database will never
+ * order. A failed write keeps its fills at the front of the buffer and is
+ * retried after a growing delay (`retry`); until a write succeeds, a full
+ * batch does not start one sooner. Only past `maxPending` fills are the
+ * oldest dropped, and counted. Fills the writer reports as refused (the database will never
  * take them) are logged with their content, counted and dropped, so one bad
  * fill does not hold up the ones after it.
  */
@@ -89,6 +98,9 @@ export class FillLog {
   private readonly maxPending: number;
   private readonly onDrop: ((count: number) => void) | undefined;
   private readonly onRefused: ((refused: readonly RefusedFill[]) => void) | undefined;
+  private readonly backoff: Backoff;
+  /** The last write failed: retries follow {@link backoff}, not the batch bound. */
+  private failing = false;
   private written = 0;
   private dropped = 0;
   private refused = 0;
@@ -106,6 +118,11 @@ export class FillLog {
     this.maxPending = Math.max(1, Math.floor(options.maxPending ?? 10_000));
     this.onDrop = options.onDrop;
     this.onRefused = options.onRefused;
+    this.backoff = new Backoff({
+      initialMs: this.maxDelayMs,
+      maxMs: Math.max(this.maxDelayMs, 30_000),
+      ...options.retry,
+    });
   }
 
   /** Fills buffered and not yet written. */
@@ -132,7 +149,7 @@ export class FillLog {
   add(fill: PaperFill): void {
     this.buffer.push(fill);
     this.enforceBound();
-    if (this.buffer.length >= this.maxBatch) {
+    if (this.buffer.length >= this.maxBatch && !this.failing) {
       if (this.queued) return;
       this.queued = true;
       void this.drain().catch(() => undefined);
@@ -175,17 +192,21 @@ export class FillLog {
       } catch (error) {
         this.buffer = batch.concat(this.buffer);
         this.enforceBound();
+        this.failing = true;
+        const retryInMs = this.backoff.next();
         this.logger.error(
-          { err: error, fills: batch.length, pending: this.buffer.length },
+          { err: error, fills: batch.length, pending: this.buffer.length, retryInMs },
           'paper fills could not be written; kept for the next attempt',
         );
         this.onWriteError?.(error);
-        this.arm();
+        this.retryIn(retryInMs);
         throw new TradeError(`writing ${batch.length} paper fill(s) failed`, {
           cause: error,
           isRetryable: true,
         });
       }
+      this.failing = false;
+      this.backoff.reset();
       const refused = refusedIn(outcome);
       this.written += batch.length - refused.length;
       if (refused.length > 0) this.setAside(refused);
@@ -225,12 +246,23 @@ export class FillLog {
     this.onDrop?.(excess);
   }
 
+  /** Starts the batch delay unless a write is already due. */
   private arm(): void {
     if (this.timer !== undefined || this.buffer.length === 0) return;
+    this.schedule(this.maxDelayMs);
+  }
+
+  /** The next attempt after a failed write, replacing any batch delay. */
+  private retryIn(delayMs: number): void {
+    this.disarm();
+    this.schedule(delayMs);
+  }
+
+  private schedule(delayMs: number): void {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.drain().catch(() => undefined);
-    }, this.maxDelayMs);
+    }, delayMs);
     this.timer.unref();
   }
 
