@@ -9,7 +9,8 @@ export type {
 } from './binance-trade-client.js';
 export { SlidingWindowLimit } from './sliding-window-limit.js';
 export { ControlQueue } from './control-queue.js';
-export { FrameParser, MAX_FRAME_BYTES, parseFrameText, parseFrameValue } from './parse-frame.js';
+export { FrameParser } from './frame-parser.js';
+export { MAX_FRAME_BYTES, parseFrameText, parseFrameValue } from './parse-frame.js';
 export type { FrameResult, TradeStreamType } from './parse-frame.js';
 export { RestAnswerError, RestRequestError, RestTrades } from './rest-trades.js';
 export type { RestTradesOptions } from './rest-trades.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FrameParser, MAX_FRAME_BYTES, parseFrameText } from './parse-frame.js';
+import { FrameParser } from './frame-parser.js';
+import { MAX_FRAME_BYTES, parseFrameText } from './parse-frame.js';
 
 // Shapes copied from Binance's documentation and live captures.
 const COMBINED =

@@ -1,9 +1,5 @@
-import {
-  isDecimalString,
-  MIN_PLAUSIBLE_TRADE_TIME,
-  type Tick,
-  type TickRejectReason,
-} from '@trade/core';
+import type { Tick, TickRejectReason } from '@trade/core';
+import { checkTrade, rejectTrade, type TradeFieldNames } from './trade-fields.js';
 
 /** Which Binance trade stream a client reads: raw trades or aggregated trades. */
 export type TradeStreamType = 'trade' | 'aggTrade';
@@ -22,31 +18,26 @@ export type FrameResult =
       readonly error?: { code: unknown; msg: unknown };
     };
 
-const SYMBOL = /^[A-Z0-9]{2,30}$/;
-
 /**
  * Frames larger than this are rejected (`oversized_frame`) without being
  * decoded or parsed: a trade frame is a few hundred bytes, and the largest
  * reply the client asks for (a SUBSCRIBE for 1024 streams) a few tens of KiB.
  */
 export const MAX_FRAME_BYTES = 1 << 20;
-const NON_ZERO_DIGIT = /[1-9]/;
 
-function reject(reason: TickRejectReason, detail: string): FrameResult {
-  return { kind: 'rejected', reason, detail };
-}
+/** A stream payload's field letters per stream type. */
+const STREAM_FIELDS: Record<TradeStreamType, TradeFieldNames> = {
+  trade: { symbol: 's', id: 't', price: 'p', quantity: 'q', time: 'T', isBuyerMaker: 'm' },
+  aggTrade: { symbol: 's', id: 'a', price: 'p', quantity: 'q', time: 'T', isBuyerMaker: 'm' },
+};
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function isEpochInt(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
-}
-
 /**
  * The full parser: `JSON.parse` and a check of every field a tick needs.
- * Unknown fields are ignored. The fast path of {@link FrameParser} gives the
+ * Unknown fields are ignored. The fast path of `FrameParser` gives the
  * same answer for every frame it accepts.
  *
  * @example
@@ -64,18 +55,18 @@ export function parseFrameText(
   try {
     value = JSON.parse(text);
   } catch {
-    return reject('invalid_json', text.length > 80 ? `${text.slice(0, 80)}…` : text);
+    return rejectTrade('invalid_json', text.length > 80 ? `${text.slice(0, 80)}…` : text);
   }
   return parseFrameValue(value, streamType, receiveTime);
 }
 
-/** {@link parseFrameText} for a value already parsed from JSON (a REST row shaped like a stream payload, a test fixture). */
+/** {@link parseFrameText} for a value already parsed from JSON (a test fixture). */
 export function parseFrameValue(
   value: unknown,
   streamType: TradeStreamType,
   receiveTime: number,
 ): FrameResult {
-  if (!isObject(value)) return reject('not_an_object', describeType(value));
+  if (!isObject(value)) return rejectTrade('not_an_object', describeType(value));
   if ('id' in value && ('result' in value || 'error' in value)) {
     const error = value.error;
     return isObject(error)
@@ -83,446 +74,40 @@ export function parseFrameValue(
       : { kind: 'reply', id: value.id, result: value.result };
   }
   if ('code' in value && 'msg' in value) {
-    return reject('error_payload', `code ${String(value.code)}: ${String(value.msg)}`);
+    return rejectTrade('error_payload', `code ${String(value.code)}: ${String(value.msg)}`);
   }
-  if ('error' in value) return reject('error_payload', JSON.stringify(value.error) ?? 'error');
+  if ('error' in value) return rejectTrade('error_payload', JSON.stringify(value.error) ?? 'error');
 
   let data: Record<string, unknown> = value;
   let stream: string | undefined;
   if ('data' in value || 'stream' in value) {
-    if (!('data' in value)) return reject('missing_field', 'data');
-    if (!isObject(value.data)) return reject('invalid_field', 'data is not an object');
+    if (!('data' in value)) return rejectTrade('missing_field', 'data');
+    if (!isObject(value.data)) return rejectTrade('invalid_field', 'data is not an object');
     data = value.data;
     if ('stream' in value) {
-      if (typeof value.stream !== 'string') return reject('invalid_field', 'stream');
+      if (typeof value.stream !== 'string') return rejectTrade('invalid_field', 'stream');
       stream = value.stream;
     }
   }
 
   const event = data.e;
-  if (event === undefined) return reject('missing_field', 'e');
+  if (event === undefined) return rejectTrade('missing_field', 'e');
   if (event === 'serverShutdown') return { kind: 'shutdown' };
-  if (event !== streamType) return reject('unknown_event', `e=${JSON.stringify(event)}`);
+  if (event !== streamType) return rejectTrade('unknown_event', `e=${JSON.stringify(event)}`);
 
-  const idField = streamType === 'trade' ? 't' : 'a';
-  for (const field of ['s', idField, 'p', 'q', 'T', 'm']) {
-    if (data[field] === undefined) return reject('missing_field', field);
+  const result = checkTrade(data, STREAM_FIELDS[streamType], receiveTime);
+  if (result.kind === 'tick' && stream !== undefined) {
+    const { symbol } = result.tick;
+    if (stream !== `${symbol.toLowerCase()}@${streamType}`) {
+      return rejectTrade('symbol_mismatch', `stream ${stream} carries ${symbol}`);
+    }
   }
-  const { s, p, q, T, m } = data;
-  const id = data[idField];
-  if (typeof s !== 'string' || !SYMBOL.test(s)) return reject('invalid_field', 's');
-  if (!isEpochInt(id)) return reject('invalid_field', idField);
-  if (!isDecimalString(p)) return reject('invalid_field', 'p');
-  if (!isDecimalString(q)) return reject('invalid_field', 'q');
-  if (!isEpochInt(T)) return reject('invalid_field', 'T');
-  if (typeof m !== 'boolean') return reject('invalid_field', 'm');
-  if (T < MIN_PLAUSIBLE_TRADE_TIME) return reject('implausible_time', `T=${T}`);
-  if (!NON_ZERO_DIGIT.test(p)) return reject('non_positive', `p=${p}`);
-  if (!NON_ZERO_DIGIT.test(q)) return reject('non_positive', `q=${q}`);
-  if (stream !== undefined && stream !== `${s.toLowerCase()}@${streamType}`) {
-    return reject('symbol_mismatch', `stream ${stream} carries ${s}`);
-  }
-  return { kind: 'tick', tick: makeTick(s, id, p, q, m, T, receiveTime) };
+  return result;
 }
 
-/** One shape for every tick, whichever path built it. */
-function makeTick(
-  symbol: string,
-  tradeId: number,
-  price: string,
-  quantity: string,
-  isBuyerMaker: boolean,
-  tradeTime: number,
-  receiveTime: number,
-): Tick {
-  return {
-    symbol,
-    tradeId,
-    price,
-    quantity,
-    side: isBuyerMaker ? 'SELL' : 'BUY',
-    isBuyerMaker,
-    tradeTime,
-    receiveTime,
-  };
-}
-
-function describeType(value: unknown): string {
+/** `typeof`, telling `null` and arrays apart, for rejection details. */
+export function describeType(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'array';
   return typeof value;
-}
-
-// Byte values used by the fast path.
-const QUOTE = 0x22;
-const COMMA = 0x2c;
-const DOT = 0x2e;
-const ZERO = 0x30;
-const NINE = 0x39;
-const COLON = 0x3a;
-const CLOSE_BRACE = 0x7d;
-const AT = 0x40;
-
-function ascii(text: string): Uint8Array {
-  return Uint8Array.from(text, (c) => c.charCodeAt(0));
-}
-
-const COMBINED_PREFIX = ascii('{"stream":"');
-const RAW_PREFIX = ascii('{"e":"');
-
-interface Layout {
-  readonly event: Uint8Array; // e.g. `trade","E":`
-  readonly afterEventTime: Uint8Array; // `,"s":"`
-  readonly afterSymbol: Uint8Array; // `","t":`
-  readonly afterId: Uint8Array; // `,"p":"`
-  readonly afterPrice: Uint8Array; // `","q":"`
-  readonly streamSuffix: Uint8Array; // `@trade","data":{"e":"`
-}
-
-function layout(type: TradeStreamType): Layout {
-  return {
-    event: ascii(`${type}","E":`),
-    afterEventTime: ascii(',"s":"'),
-    afterSymbol: ascii(type === 'trade' ? '","t":' : '","a":'),
-    afterId: ascii(',"p":"'),
-    afterPrice: ascii('","q":"'),
-    streamSuffix: ascii(`@${type}","data":{"e":"`),
-  };
-}
-
-/**
- * Turns frames into {@link FrameResult}s. Frames in Binance's own layout
- * (combined or raw, `trade` with or without `b`/`a`, or `aggTrade`) are read
- * straight from the bytes without `JSON.parse`; anything else, including any
- * frame the fast path is not sure of, goes through {@link parseFrameText}, so
- * both give the same answer.
- *
- * @example
- * ```ts
- * const parser = new FrameParser('trade');
- * ws.on('message', (data: Buffer) => { const r = parser.parse(data, Date.now()); });
- * ```
- */
-export class FrameParser {
-  readonly streamType: TradeStreamType;
-  private readonly layout: Layout;
-  /** Frames read by the fast path and by the full parser, for diagnostics. */
-  fastPathHits = 0;
-  fullParses = 0;
-
-  /** Known symbols by a hash of their bytes, so ticks share one string per symbol. */
-  private readonly known = new Map<number, { symbol: string; bytes: Uint8Array }[]>();
-
-  /**
-   * @param streamType which event the frames carry
-   * @param symbols symbols expected in frames: their ticks reuse one string
-   *   each instead of a new one per frame (others still parse)
-   */
-  constructor(streamType: TradeStreamType = 'trade', symbols: readonly string[] = []) {
-    this.streamType = streamType;
-    this.layout = layout(streamType);
-    for (const symbol of symbols) {
-      const bytes = ascii(symbol);
-      const hash = hashBytes(bytes, 0, bytes.length);
-      const bucket = this.known.get(hash) ?? [];
-      bucket.push({ symbol, bytes });
-      this.known.set(hash, bucket);
-    }
-  }
-
-  private symbolAt(b: Buffer, start: number, end: number, hash: number): string {
-    const bucket = this.known.get(hash);
-    if (bucket !== undefined) {
-      for (const entry of bucket) {
-        const bytes = entry.bytes;
-        if (bytes.length !== end - start) continue;
-        let k = 0;
-        while (k < bytes.length && bytes[k] === b[start + k]) k++;
-        if (k === bytes.length) return entry.symbol;
-      }
-    }
-    return (b as LatinSliceable).latin1Slice(start, end);
-  }
-
-  /** Parses one frame: a Buffer as `ws` delivers it, or a string. */
-  parse(data: Buffer | string, receiveTime: number): FrameResult {
-    if (typeof data !== 'string') {
-      const tick = this.fast(data, receiveTime);
-      if (tick !== undefined) {
-        this.fastPathHits++;
-        return { kind: 'tick', tick };
-      }
-    }
-    const oversized = this.oversized(data);
-    if (oversized !== undefined) return oversized;
-    this.fullParses++;
-    return parseFrameText(
-      typeof data === 'string' ? data : data.toString('utf8'),
-      this.streamType,
-      receiveTime,
-    );
-  }
-
-  /**
-   * Like {@link parse} but returns the tick itself on the fast path, and a
-   * {@link FrameResult} otherwise; saves an allocation per trade.
-   */
-  parseFast(data: Buffer, receiveTime: number): Tick | FrameResult {
-    const tick = this.fast(data, receiveTime);
-    if (tick !== undefined) {
-      this.fastPathHits++;
-      return tick;
-    }
-    const oversized = this.oversized(data);
-    if (oversized !== undefined) return oversized;
-    this.fullParses++;
-    return parseFrameText(data.toString('utf8'), this.streamType, receiveTime);
-  }
-
-  /**
-   * Checked only off the fast path: a frame the fast path accepts is a few
-   * hundred bytes at most (every field it reads is bounded).
-   */
-  private oversized(data: Buffer | string): FrameResult | undefined {
-    return data.length > MAX_FRAME_BYTES
-      ? reject('oversized_frame', `${data.length} bytes, more than ${MAX_FRAME_BYTES}`)
-      : undefined;
-  }
-
-  /** The tick when `b` is exactly Binance's layout and every field is valid; `undefined` to fall back. */
-  fast(b: Buffer, receiveTime: number): Tick | undefined {
-    const L = this.layout;
-    const end = b.length;
-    let i: number;
-    let streamStart = -1;
-    let streamEnd = -1;
-    let wrapped: boolean;
-    if (match(b, 0, COMBINED_PREFIX)) {
-      wrapped = true;
-      i = COMBINED_PREFIX.length;
-      streamStart = i;
-      while (i < end && b[i] !== AT) {
-        const c = b[i]!;
-        if (!((c >= 0x61 && c <= 0x7a) || (c >= ZERO && c <= NINE))) return undefined;
-        i++;
-      }
-      streamEnd = i;
-      if (!match(b, i, L.streamSuffix)) return undefined;
-      i += L.streamSuffix.length;
-    } else if (match(b, 0, RAW_PREFIX)) {
-      wrapped = false;
-      i = RAW_PREFIX.length;
-    } else {
-      return undefined;
-    }
-    if (!match(b, i, L.event)) return undefined;
-    i += L.event.length;
-    i = skipInt(b, i);
-    if (i < 0 || !match(b, i, L.afterEventTime)) return undefined;
-    i += L.afterEventTime.length;
-
-    const symbolStart = i;
-    let hash = 0;
-    while (i < end) {
-      const c = b[i]!;
-      if (!((c >= 0x41 && c <= 0x5a) || (c >= ZERO && c <= NINE))) break;
-      hash = (Math.imul(hash, 31) + c) | 0;
-      i++;
-    }
-    const symbolEnd = i;
-    const symbolLength = symbolEnd - symbolStart;
-    if (symbolLength < 2 || symbolLength > 30) return undefined;
-    if (wrapped) {
-      if (streamEnd - streamStart !== symbolLength) return undefined;
-      for (let k = 0; k < symbolLength; k++) {
-        const s = b[symbolStart + k]!;
-        if (b[streamStart + k] !== (s >= 0x41 ? s + 32 : s)) return undefined;
-      }
-    }
-    if (!match(b, i, L.afterSymbol)) return undefined;
-    i += L.afterSymbol.length;
-
-    i = skipInt(b, i);
-    if (i < 0) return undefined;
-    const tradeId = lastInt;
-    if (tradeId < 0) return undefined;
-    if (!match(b, i, L.afterId)) return undefined;
-    i += L.afterId.length;
-
-    const priceStart = i;
-    i = skipPositiveDecimal(b, i);
-    if (i < 0) return undefined;
-    const priceEnd = i;
-    if (!match(b, i, L.afterPrice)) return undefined;
-    i += L.afterPrice.length;
-
-    const quantityStart = i;
-    i = skipPositiveDecimal(b, i);
-    if (i < 0) return undefined;
-    const quantityEnd = i;
-    if (b[i] !== QUOTE || b[i + 1] !== COMMA || b[i + 2] !== QUOTE) return undefined;
-    i += 3;
-
-    // aggTrade: "f":..,"l":.. ; trade (older payloads): "b":..,"a":..
-    if (this.streamType === 'aggTrade') {
-      i = skipIntField(b, i, 0x66); // f
-      if (i < 0) return undefined;
-      i = skipIntField(b, i, 0x6c); // l
-      if (i < 0) return undefined;
-    } else if (b[i] === 0x62) {
-      i = skipIntField(b, i, 0x62); // b
-      if (i < 0) return undefined;
-      i = skipIntField(b, i, 0x61); // a
-      if (i < 0) return undefined;
-    }
-    if (b[i] !== 0x54 || b[i + 1] !== QUOTE || b[i + 2] !== COLON) return undefined; // T":
-    i += 3;
-    i = skipInt(b, i);
-    if (i < 0) return undefined;
-    const tradeTime = lastInt;
-    // Negative means unsafe; too old is the full parser's to reject with its reason.
-    if (tradeTime < MIN_PLAUSIBLE_TRADE_TIME) return undefined;
-    // ,"m":true|false
-    if (b[i] !== COMMA || b[i + 1] !== QUOTE || b[i + 2] !== 0x6d || b[i + 3] !== QUOTE) {
-      return undefined;
-    }
-    if (b[i + 4] !== COLON) return undefined;
-    i += 5;
-    let isBuyerMaker: boolean;
-    if (b[i] === 0x74 && b[i + 1] === 0x72 && b[i + 2] === 0x75 && b[i + 3] === 0x65) {
-      isBuyerMaker = true;
-      i += 4;
-    } else if (
-      b[i] === 0x66 &&
-      b[i + 1] === 0x61 &&
-      b[i + 2] === 0x6c &&
-      b[i + 3] === 0x73 &&
-      b[i + 4] === 0x65
-    ) {
-      isBuyerMaker = false;
-      i += 5;
-    } else {
-      return undefined;
-    }
-    // optional ,"M":true|false
-    if (b[i] === COMMA) {
-      if (b[i + 1] !== QUOTE || b[i + 2] !== 0x4d || b[i + 3] !== QUOTE || b[i + 4] !== COLON) {
-        return undefined;
-      }
-      i += 5;
-      if (b[i] === 0x74 && b[i + 1] === 0x72 && b[i + 2] === 0x75 && b[i + 3] === 0x65) i += 4;
-      else if (
-        b[i] === 0x66 &&
-        b[i + 1] === 0x61 &&
-        b[i + 2] === 0x6c &&
-        b[i + 3] === 0x73 &&
-        b[i + 4] === 0x65
-      )
-        i += 5;
-      else return undefined;
-    }
-    if (b[i] !== CLOSE_BRACE) return undefined;
-    i++;
-    if (wrapped) {
-      if (b[i] !== CLOSE_BRACE) return undefined;
-      i++;
-    }
-    if (i !== end) return undefined;
-
-    // Node's internal slicer: the bytes are known ASCII, and it skips toString's argument checks.
-    const bytes = b as LatinSliceable;
-    return makeTick(
-      this.symbolAt(b, symbolStart, symbolEnd, hash),
-      tradeId,
-      bytes.latin1Slice(priceStart, priceEnd),
-      bytes.latin1Slice(quantityStart, quantityEnd),
-      isBuyerMaker,
-      tradeTime,
-      receiveTime,
-    );
-  }
-}
-
-type LatinSliceable = Buffer & { latin1Slice(start: number, end: number): string };
-
-function hashBytes(bytes: Uint8Array, start: number, end: number): number {
-  let hash = 0;
-  for (let k = start; k < end; k++) hash = (Math.imul(hash, 31) + bytes[k]!) | 0;
-  return hash;
-}
-
-function match(b: Buffer, at: number, expected: Uint8Array): boolean {
-  if (at + expected.length > b.length) return false;
-  for (let k = 0; k < expected.length; k++) if (b[at + k] !== expected[k]) return false;
-  return true;
-}
-
-/** The value of the integer {@link skipInt} last read (a second return value without an allocation). */
-let lastInt = 0;
-
-/**
- * End of a JSON non-negative integer of at most 16 digits starting at `i`, or
- * -1; its value is left in {@link lastInt} (-1 when not a safe integer).
- */
-function skipInt(b: Buffer, i: number): number {
-  const start = i;
-  let c = b[i];
-  if (c === undefined || c < ZERO || c > NINE) return -1;
-  let n = c - ZERO;
-  i++;
-  c = b[i];
-  if (n === 0) {
-    if (c !== undefined && c >= ZERO && c <= NINE) return -1;
-  } else {
-    while (c !== undefined && c >= ZERO && c <= NINE) {
-      n = n * 10 + (c - ZERO);
-      c = b[++i];
-    }
-    if (i - start > 16) return -1;
-  }
-  // A fraction or exponent is valid JSON but not an integer field: let the full parser say so.
-  if (c === DOT || c === 0x65 || c === 0x45) return -1;
-  lastInt = Number.isSafeInteger(n) ? n : -1;
-  return i;
-}
-
-/** `"x":<int>,` where x is `letter`; returns the index after the comma and quote of the next key, or -1. */
-function skipIntField(b: Buffer, i: number, letter: number): number {
-  if (b[i] !== letter || b[i + 1] !== QUOTE || b[i + 2] !== COLON) return -1;
-  i = skipInt(b, i + 3);
-  if (i < 0 || b[i] !== COMMA || b[i + 1] !== QUOTE) return -1;
-  return i + 2;
-}
-
-/** End of a decimal string greater than zero (`0|[1-9]\d*` then optional `.\d+`, at most 64 chars), or -1. */
-function skipPositiveDecimal(b: Buffer, i: number): number {
-  const start = i;
-  let nonZero = false;
-  const first = b[i];
-  if (first === undefined || first < ZERO || first > NINE) return -1;
-  i++;
-  if (first === ZERO) {
-    const next = b[i];
-    if (next !== undefined && next >= ZERO && next <= NINE) return -1;
-  } else {
-    nonZero = true;
-    while (i < b.length) {
-      const c = b[i]!;
-      if (c < ZERO || c > NINE) break;
-      i++;
-    }
-  }
-  if (b[i] === DOT) {
-    i++;
-    const fractionStart = i;
-    while (i < b.length) {
-      const c = b[i]!;
-      if (c < ZERO || c > NINE) break;
-      if (c !== ZERO) nonZero = true;
-      i++;
-    }
-    if (i === fractionStart) return -1;
-  }
-  if (!nonZero || i - start > 64) return -1;
-  return i;
 }

@@ -1,6 +1,7 @@
 import { TradeError, type Tick, type TickRejectReason } from '@trade/core';
-import { parseFrameValue, type TradeStreamType } from './parse-frame.js';
+import { describeType, type TradeStreamType } from './parse-frame.js';
 import { parseRetryAfter } from './retry-after.js';
+import { checkTrade, type TradeFieldNames } from './trade-fields.js';
 
 /** Options of {@link RestTrades}. */
 export interface RestTradesOptions {
@@ -50,6 +51,23 @@ export class RestAnswerError extends RestRequestError {
 }
 
 const WEIGHT = { trade: 25, aggTrade: 4 } as const;
+
+/**
+ * Where a REST row keeps a trade's fields: `historicalTrades` and `trades`
+ * rows have names, `aggTrades` rows the stream's letters. The symbol is the
+ * one asked (checkRows refused any other).
+ */
+const ROW_FIELDS: Record<TradeStreamType, TradeFieldNames> = {
+  trade: {
+    symbol: 'symbol',
+    id: 'id',
+    price: 'price',
+    quantity: 'qty',
+    time: 'time',
+    isBuyerMaker: 'isBuyerMaker',
+  },
+  aggTrade: { symbol: 's', id: 'a', price: 'p', quantity: 'q', time: 'T', isBuyerMaker: 'm' },
+};
 
 /**
  * Body bound per row asked: a Binance trade row is about 150 bytes, so 2 KiB
@@ -198,15 +216,16 @@ export class RestTrades {
     const wrong = this.checkRows(rows, asked);
     if (wrong !== undefined) throw this.invalid(path, wrong, response.status);
     const receiveTime = this.now();
+    const names = ROW_FIELDS[this.options.streamType];
     const ticks: Tick[] = [];
     for (const row of rows) {
-      const r = parseFrameValue(
-        this.asStreamPayload(row, asked.symbol),
-        this.options.streamType,
-        receiveTime,
-      );
+      if (typeof row !== 'object' || row === null || Array.isArray(row)) {
+        this.options.onReject?.('not_an_object', `REST: ${describeType(row)}`);
+        continue;
+      }
+      const r = checkTrade(row as Record<string, unknown>, names, receiveTime, asked.symbol);
       if (r.kind === 'tick') ticks.push(r.tick);
-      else if (r.kind === 'rejected') this.options.onReject?.(r.reason, `REST: ${r.detail}`);
+      else this.options.onReject?.(r.reason, `REST: ${r.detail}`);
     }
     return ticks;
   }
@@ -242,14 +261,6 @@ export class RestTrades {
     const detail = `GET ${path}: ${why}`;
     this.options.onReject?.('invalid_rest_answer', detail);
     return new RestAnswerError(`${detail}; the whole answer is refused`, status);
-  }
-
-  /** A REST row in the stream payload's shape, so one validator checks both. */
-  private asStreamPayload(row: unknown, symbol: string): unknown {
-    if (typeof row !== 'object' || row === null) return row;
-    const r = row as Record<string, unknown>;
-    if (this.options.streamType === 'aggTrade') return { e: 'aggTrade', s: symbol, ...r };
-    return { e: 'trade', s: symbol, t: r.id, p: r.price, q: r.qty, T: r.time, m: r.isBuyerMaker };
   }
 }
 
