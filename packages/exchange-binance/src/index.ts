@@ -1,12 +1,12 @@
 export { BinanceTradeClient } from './binance-trade-client.js';
+export type { BinanceTradeClientOptions } from './client-options.js';
 export type {
   BinanceClientEvent,
   BinanceClientStats,
-  BinanceTradeClientOptions,
   ConnectionState,
   OpenGap,
   ResumeAheadOfExchange,
-} from './binance-trade-client.js';
+} from './client-events.js';
 export { SlidingWindowLimit } from './sliding-window-limit.js';
 export { ControlQueue } from './control-queue.js';
 export { FrameParser } from './frame-parser.js';

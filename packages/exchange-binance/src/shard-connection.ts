@@ -1,0 +1,479 @@
+import type { IncomingMessage } from 'node:http';
+import { Backoff, type TickRejectReason } from '@trade/core';
+import WebSocket from 'ws';
+import type { BurstClock } from './burst-clock.js';
+import type { BinanceClientEvent, ConnectionState } from './client-events.js';
+import type { ResolvedClientOptions } from './client-options.js';
+import type { ConnectGate } from './connect-gate.js';
+import { ControlQueue } from './control-queue.js';
+import type { FrameResult } from './parse-frame.js';
+import { parseRetryAfter } from './retry-after.js';
+
+/**
+ * Largest frame ws reads (16 MiB). Frames over MAX_FRAME_BYTES (1 MiB) up to
+ * this are read, counted as `oversized_frame` and skipped; beyond it ws has
+ * to close the connection, which is counted too and reconnected.
+ */
+export const MAX_WS_PAYLOAD = 16 << 20;
+
+/** One WebSocket of a shard. */
+export interface Connection {
+  readonly id: number;
+  readonly ws: WebSocket;
+  readonly shard: ShardConnection;
+  readonly control: ControlQueue;
+  readonly openedAt: number;
+  lastFrameAt: number;
+  opened: boolean;
+  closed: boolean;
+  pinged: boolean;
+  /** Symbols whose stream on this connection has reached the delivered position (rotation). */
+  readonly caughtUp: Set<string>;
+  readonly pendingReplies: Set<number>;
+  rotateTimer?: NodeJS.Timeout;
+  /** The upgrade was answered with this HTTP status instead of 101. */
+  refused?: { status: number; retryAfterMs: number | undefined };
+}
+
+/** What a {@link ShardConnection} tells the client it belongs to. */
+export interface ShardHost {
+  /** A frame arrived on `connection` at `at` (the burst's time). */
+  onFrame(connection: Connection, data: Buffer, at: number): void;
+  emit(event: BinanceClientEvent): void;
+  reject(reason: TickRejectReason, detail: string): void;
+  /** The shard is back after a disconnection: trades made meanwhile are missing. */
+  onReconnected(shard: ShardConnection): void;
+  /** A rotation's overlap ended: gaps seen meanwhile may be real. */
+  onRotationFinished(shard: ShardConnection): void;
+  /** A connection opened or closed: `wsConnectionStatus` may change. */
+  onStatusChange(): void;
+}
+
+/** Also numbers SUBSCRIBE requests: ids unique across connections. */
+let nextConnectionId = 1;
+
+/**
+ * One shard's streams over WebSocket: connects and reconnects with backoff,
+ * rotates before the 24 h limit (and on `serverShutdown`) by opening the
+ * replacement before closing the old connection, replaces a silent
+ * connection, pings an idle one, answers pings through the rate-limited
+ * control queue, and pauses its sockets for a slow consumer.
+ *
+ * During a rotation up to three connections exist: `current` (streams),
+ * `draining` (the old one, kept until the new one caught up or the overlap
+ * elapsed) and `incoming` (the replacement, not open yet).
+ */
+export class ShardConnection {
+  readonly streams: readonly string[];
+  /** Connection attempts, reconnects and planned rotations, for stats. */
+  connectionAttempts = 0;
+  reconnects = 0;
+  rotations = 0;
+  private readonly backoff: Backoff;
+  private attempts = 0;
+  /** Whether a connection of this shard has ever opened. */
+  private opened = false;
+  private current: Connection | undefined;
+  /** The connection being replaced during a planned rotation. */
+  private draining: Connection | undefined;
+  /** The replacement being opened during a planned rotation. */
+  private incoming: Connection | undefined;
+  private reconnectTimer?: NodeJS.Timeout;
+  private stableTimer?: NodeJS.Timeout;
+  private overlapTimer?: NodeJS.Timeout;
+  private paused = false;
+  private closed = false;
+
+  constructor(
+    readonly index: number,
+    readonly symbols: readonly string[],
+    private readonly options: ResolvedClientOptions,
+    private readonly gate: ConnectGate,
+    private readonly clock: BurstClock,
+    private readonly host: ShardHost,
+  ) {
+    this.streams = symbols.map((s) => `${s.toLowerCase()}@${options.streamType}`);
+    this.backoff = new Backoff(options.backoff, options.random);
+  }
+
+  /** True while an old connection drains beside its replacement. */
+  get overlapping(): boolean {
+    return this.draining !== undefined;
+  }
+
+  /** True when the streaming connection is open. */
+  get up(): boolean {
+    return this.current?.opened === true && !this.current.closed;
+  }
+
+  /** Opens the first connection. */
+  start(): void {
+    this.connect(false);
+  }
+
+  /** Closes every connection for good; the promise settles once they are closed. */
+  close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    clearTimeout(this.stableTimer);
+    clearTimeout(this.overlapTimer);
+    const closing: Promise<void>[] = [];
+    for (const connection of [this.current, this.draining, this.incoming]) {
+      if (connection) closing.push(this.closeConnection(connection, 'client closed'));
+    }
+    this.host.emit({ type: 'connection', state: 'closed', shard: this.index });
+    return Promise.all(closing).then(() => undefined);
+  }
+
+  /**
+   * A tick for `symbol` at or before the delivered position came on
+   * `connection` during an overlap: once the replacement has caught up on
+   * every symbol, the old connection goes.
+   */
+  noteCaughtUp(connection: Connection, symbol: string): void {
+    if (connection !== this.current) return;
+    connection.caughtUp.add(symbol);
+    if (connection.caughtUp.size === this.symbols.length) this.finishRotation('caught up');
+  }
+
+  /** A frame that is not a trade: a server shutdown notice or a reply to a request. */
+  onControlFrame(
+    connection: Connection,
+    result: Extract<FrameResult, { kind: 'shutdown' | 'reply' }>,
+  ): void {
+    if (result.kind === 'shutdown') {
+      this.options.logger.info(
+        { shard: this.index, connection: connection.id },
+        'binance: serverShutdown',
+      );
+      if (connection === this.current) this.rotate('serverShutdown');
+      return;
+    }
+    const id = typeof result.id === 'number' ? result.id : NaN;
+    const ours = connection.pendingReplies.delete(id);
+    if (result.error) {
+      this.host.reject('error_payload', `reply ${String(result.id)}: ${String(result.error.msg)}`);
+      this.options.metrics?.errors.inc({ component: 'exchange' });
+    } else if (!ours) {
+      this.host.reject('subscription_reply', `unexpected reply ${String(result.id)}`);
+    }
+  }
+
+  /** Replaces a connection silent for `watchdogMs`; pings one idle for `idlePingMs`. */
+  checkLiveness(at: number): void {
+    const { watchdogMs, idlePingMs, logger } = this.options;
+    for (const connection of [this.current, this.draining]) {
+      if (!connection?.opened || connection.closed) continue;
+      const silent = at - connection.lastFrameAt;
+      if (silent >= watchdogMs) {
+        logger.warn(
+          { shard: this.index, connection: connection.id, silentMs: silent },
+          'binance: no frame, replacing connection',
+        );
+        connection.ws.terminate();
+      } else if (silent >= idlePingMs && !connection.pinged) {
+        connection.pinged = true;
+        connection.control.send(() => {
+          if (connection.ws.readyState === WebSocket.OPEN) connection.ws.ping();
+        });
+      }
+    }
+  }
+
+  /** Stops (or resumes) reading the sockets for a slow consumer. */
+  setPaused(paused: boolean, at: number): void {
+    this.paused = paused;
+    for (const c of [this.current, this.draining]) {
+      if (c?.opened && !c.closed) {
+        if (paused) c.ws.pause();
+        else c.ws.resume();
+      }
+    }
+    if (paused) return;
+    // The silence clock restarts on resume: nothing could arrive while paused.
+    for (const c of [this.current, this.draining, this.incoming]) {
+      if (c) {
+        c.lastFrameAt = at;
+        c.pinged = false;
+      }
+    }
+  }
+
+  private connect(rotation: boolean): void {
+    if (this.closed) return;
+    const wait = this.gate.limitDelay();
+    if (wait > 0) {
+      this.options.logger.warn(
+        { waitMs: wait },
+        'binance: connection-attempt limit reached, waiting',
+      );
+      this.reconnectTimer = setTimeout(() => this.connect(rotation), wait);
+      return;
+    }
+    // Another shard's refusal asked the whole IP to wait.
+    const blocked = this.gate.blockedFor();
+    if (blocked > 0) {
+      this.reconnectTimer = setTimeout(() => this.connect(rotation), blocked);
+      return;
+    }
+    this.gate.record();
+    this.connectionAttempts++;
+    const { metrics, maxUrlStreams } = this.options;
+    metrics?.wsConnections.inc();
+    if (this.attempts++ > 0) {
+      this.reconnects++;
+      metrics?.wsReconnects.inc();
+    }
+    const inUrl = this.streams.slice(0, maxUrlStreams);
+    const ws = new this.options.WebSocket(`${this.options.url}/stream?streams=${inUrl.join('/')}`, {
+      perMessageDeflate: false,
+      // Every field a tick uses is checked byte by byte; other bytes are never trusted.
+      skipUTF8Validation: true,
+      autoPong: false,
+      handshakeTimeout: this.options.connectTimeoutMs,
+      // Large enough to read a frame over MAX_FRAME_BYTES and reject it (counted,
+      // the connection kept) instead of closing with 1009 and reconnecting in a
+      // loop; it bounds the memory one frame may take per connection.
+      maxPayload: MAX_WS_PAYLOAD,
+    });
+    const at = this.options.now();
+    const connection: Connection = {
+      id: nextConnectionId++,
+      ws,
+      shard: this,
+      control: new ControlQueue(this.options.controlMessagesPerSecond, this.options.now),
+      openedAt: at,
+      lastFrameAt: at,
+      opened: false,
+      closed: false,
+      pinged: false,
+      caughtUp: new Set(),
+      pendingReplies: new Set(),
+    };
+    if (rotation) this.incoming = connection;
+    else this.current = connection;
+    this.emitState(rotation ? 'rotating' : 'connecting');
+    this.listen(connection, this.streams.slice(maxUrlStreams));
+  }
+
+  private listen(connection: Connection, toSubscribe: string[]): void {
+    const { ws } = connection;
+    const { metrics, logger, now } = this.options;
+    const host = this.host;
+    ws.on('open', () => this.onOpen(connection, toSubscribe));
+    ws.on('message', (data: Buffer) => {
+      // Frames still in flight when close() was called are not delivered, so they must not count.
+      if (this.closed) return;
+      const at = this.clock.read();
+      connection.lastFrameAt = at;
+      connection.pinged = false;
+      host.onFrame(connection, data, at);
+    });
+    ws.on('ping', (data: Buffer) => {
+      if (this.closed) return;
+      connection.lastFrameAt = now();
+      metrics?.markWsMessage(connection.lastFrameAt);
+      connection.control.send(() => {
+        if (ws.readyState === WebSocket.OPEN) ws.pong(data);
+      });
+    });
+    ws.on('pong', () => {
+      if (this.closed) return;
+      connection.lastFrameAt = now();
+      metrics?.markWsMessage(connection.lastFrameAt);
+      connection.pinged = false;
+    });
+    ws.on('unexpected-response', (_request, response) => this.onRefused(connection, response));
+    ws.on('error', (error: Error & { code?: string }) => {
+      if (connection.refused) return; // our own abort of a refused upgrade, logged in onClose
+      // Past maxPayload ws must drop the connection (1009): still a frame rejected.
+      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' && !this.closed) {
+        host.reject('oversized_frame', `over ${MAX_WS_PAYLOAD} bytes: connection replaced`);
+      }
+      logger.warn(
+        { shard: this.index, connection: connection.id, error: error.message },
+        'binance: socket error',
+      );
+    });
+    ws.on('close', (code: number, reason: Buffer) =>
+      this.onClose(connection, `closed ${code}${reason.length ? ` ${reason.toString()}` : ''}`),
+    );
+  }
+
+  /**
+   * The upgrade got an HTTP answer instead of 101 (Binance: 429 past 300
+   * attempts in 5 minutes, with `Retry-After`). Listening to ws's
+   * 'unexpected-response' makes aborting the request our job: terminate()
+   * does it, and the close that follows schedules the next attempt.
+   */
+  private onRefused(connection: Connection, response: IncomingMessage): void {
+    const at = this.options.now();
+    const retryAfterMs = parseRetryAfter(response.headers['retry-after'], at);
+    connection.refused = { status: response.statusCode ?? 0, retryAfterMs };
+    if (retryAfterMs !== undefined) this.gate.blockUntil(at + retryAfterMs);
+    response.resume();
+    connection.ws.terminate();
+  }
+
+  /** Backoff delay of the next attempt, never before a refusal's `Retry-After` elapsed. */
+  private reconnectDelay(): number {
+    return Math.max(this.backoff.next(), this.gate.blockedFor());
+  }
+
+  private onOpen(connection: Connection, toSubscribe: string[]): void {
+    const { options } = this;
+    connection.opened = true;
+    connection.lastFrameAt = options.now();
+    if (this.paused) connection.ws.pause();
+    const perMessage = options.maxStreamsPerSubscribe;
+    for (let i = 0; i < toSubscribe.length; i += perMessage) {
+      const id = nextConnectionId++;
+      const params = toSubscribe.slice(i, i + perMessage);
+      connection.pendingReplies.add(id);
+      connection.control.send(() => {
+        if (connection.ws.readyState === WebSocket.OPEN) {
+          connection.ws.send(JSON.stringify({ method: 'SUBSCRIBE', params, id }));
+        }
+      });
+    }
+    options.logger.info(
+      { shard: this.index, connection: connection.id, streams: this.streams.length },
+      'binance: connected',
+    );
+    clearTimeout(this.stableTimer);
+    this.stableTimer = setTimeout(() => this.backoff.reset(), options.stableAfterMs);
+    const ageMs = options.maxConnectionAgeMs;
+    const jitterMs = Math.min(ageMs * 0.05, 600_000) * options.random();
+    connection.rotateTimer = setTimeout(
+      () => this.rotate('connection age limit'),
+      ageMs - jitterMs,
+    );
+
+    const reconnected = this.incoming !== connection && this.opened;
+    this.opened = true;
+    if (reconnected) this.host.onReconnected(this);
+    if (this.incoming === connection) {
+      // A planned rotation: the new connection streams while the old one drains.
+      this.incoming = undefined;
+      this.draining = this.current;
+      this.current = connection;
+      this.overlapTimer = setTimeout(
+        () => this.finishRotation('overlap elapsed'),
+        options.rotationOverlapMs,
+      );
+    }
+    this.emitState('open');
+    this.host.onStatusChange();
+  }
+
+  private onClose(connection: Connection, reason: string): void {
+    if (connection.closed) return;
+    connection.closed = true;
+    connection.control.close();
+    clearTimeout(connection.rotateTimer);
+    if (connection.opened) this.options.metrics?.wsDisconnections.inc();
+    if (this.closed) return;
+    if (connection.refused) {
+      reason = `refused: HTTP ${connection.refused.status}`;
+    } else {
+      this.options.logger.info(
+        { shard: this.index, connection: connection.id, reason },
+        'binance: connection closed',
+      );
+    }
+
+    if (this.draining === connection) {
+      this.finishRotation(reason);
+      return;
+    }
+    if (this.incoming === connection) {
+      // The replacement failed; the old connection keeps streaming. Try again later.
+      this.incoming = undefined;
+      const delay = this.reconnectDelay();
+      this.logRefusal(connection, delay);
+      this.reconnectTimer = setTimeout(() => this.rotate('retry'), delay);
+      return;
+    }
+    if (this.current !== connection) return;
+    this.current = undefined;
+    clearTimeout(this.stableTimer);
+    if (this.incoming) {
+      // Died while its replacement was opening: the replacement takes over as a plain reconnect.
+      this.current = this.incoming;
+      this.incoming = undefined;
+      this.host.onStatusChange();
+      return;
+    }
+    if (this.draining) {
+      // The new connection died during overlap: the old one carries on.
+      this.current = this.draining;
+      this.draining = undefined;
+      clearTimeout(this.overlapTimer);
+      this.host.onStatusChange();
+      return;
+    }
+    this.host.onStatusChange();
+    const delay = this.reconnectDelay();
+    this.logRefusal(connection, delay);
+    this.host.emit({
+      type: 'connection',
+      state: 'disconnected',
+      shard: this.index,
+      reason,
+      retryInMs: delay,
+    });
+    this.reconnectTimer = setTimeout(() => this.connect(false), delay);
+  }
+
+  private logRefusal(connection: Connection, retryInMs: number): void {
+    if (!connection.refused) return;
+    const { status, retryAfterMs } = connection.refused;
+    this.options.logger.warn(
+      { shard: this.index, connection: connection.id, status, retryAfterMs, retryInMs },
+      `binance: connection refused (HTTP ${status}), next attempt in ${retryInMs} ms`,
+    );
+  }
+
+  /** Opens a replacement before closing the current connection, so no trade is missed. */
+  private rotate(reason: string): void {
+    if (this.closed || this.incoming || this.draining || !this.current?.opened) return;
+    this.rotations++;
+    this.options.logger.info({ shard: this.index, reason }, 'binance: rotating connection');
+    this.connect(true);
+  }
+
+  private finishRotation(reason: string): void {
+    clearTimeout(this.overlapTimer);
+    const old = this.draining;
+    this.draining = undefined;
+    if (old && !old.closed) void this.closeConnection(old, `rotation: ${reason}`);
+    this.host.onRotationFinished(this);
+  }
+
+  private closeConnection(connection: Connection, reason: string): Promise<void> {
+    connection.control.close();
+    clearTimeout(connection.rotateTimer);
+    const ws = connection.ws;
+    if (ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = setTimeout(() => {
+        ws.terminate();
+        resolve();
+      }, 1000);
+      ws.once('close', () => {
+        clearTimeout(done);
+        resolve();
+      });
+      try {
+        if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
+        else ws.close(1000, reason.slice(0, 100));
+      } catch {
+        ws.terminate();
+      }
+    });
+  }
+
+  private emitState(state: ConnectionState): void {
+    this.host.emit({ type: 'connection', state, shard: this.index });
+  }
+}
