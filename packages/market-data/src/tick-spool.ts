@@ -1,21 +1,28 @@
 import { ConfigError, TradeError, silentLogger, type Logger, type Tick } from '@trade/core';
-import { mkdir, open, readFile, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { basename, join } from 'node:path';
-import { crc32 } from 'node:zlib';
-import { fromTuple, toTuple, type TickTuple } from './tick-rows.js';
+import { mkdir, open, readFile, readdir, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { RejectedLog } from './rejected-log.js';
+import {
+  TornAppendError,
+  appendWhole,
+  ignoreMissing,
+  messageOf,
+  syncDirectory,
+} from './spool-files.js';
+import { quarantine, type CorruptSpoolRecord, type DamagedRecord } from './spool-quarantine.js';
+import {
+  checkRecord,
+  encodeRecord,
+  parseRecord,
+  splitRecords,
+  type RecordSlice,
+} from './spool-record.js';
 import type { RejectedTick } from './tick-repository.js';
 
+export { QUARANTINE_DIR } from './spool-quarantine.js';
+export type { CorruptSpoolRecord } from './spool-quarantine.js';
+
 const SEGMENT = /^ticks-(\d{12})\.spool$/;
-const REJECTED_FILE = 'rejected.jsonl';
-const rotatedRejectedFile = (n: number) => `rejected.${n}.jsonl`;
-/** Subdirectory of the spool where damaged records are copied, one file per segment. */
-export const QUARANTINE_DIR = 'quarantine';
-const NEWLINE = 0x0a;
-const SPACE = 0x20;
-const OPEN_BRACKET = 0x5b;
-const CHECKSUM = /^[0-9a-f]{8}$/;
-// Damaged records described in one log line, at most.
-const LOGGED_RECORDS = 20;
 
 /** Options of {@link TickSpool.open}. */
 export interface TickSpoolOptions {
@@ -42,27 +49,6 @@ export interface TickSpoolOptions {
   onCorruptRecord?: (record: CorruptSpoolRecord) => void;
 }
 
-/** A record of a spool segment that could not be replayed, set aside in the quarantine. */
-export interface CorruptSpoolRecord {
-  /** The segment file it was read from. */
-  readonly segment: string;
-  /** Its line in the segment, from 1. */
-  readonly line: number;
-  /** Its first byte's offset in the segment. */
-  readonly offset: number;
-  /** Its length in bytes, newline excluded. */
-  readonly bytes: number;
-  /**
-   * `checksum`: its bytes do not match its CRC-32; `unreadable`: no valid
-   * header, or a record without checksum (legacy format) whose JSON or tick
-   * count is wrong; `torn`: the segment ends part-way through it (an append
-   * cut short by a crash).
-   */
-  readonly reason: 'checksum' | 'unreadable' | 'torn';
-  /** The file its bytes were appended to; `undefined` when that failed and they were logged instead. */
-  readonly quarantinedTo: string | undefined;
-}
-
 interface Segment {
   readonly seq: number;
   readonly path: string;
@@ -79,12 +65,6 @@ interface ActiveSegment {
   readonly handle: FileHandle;
   /** Bytes of whole records written: where a failed append is cut back to. */
   size: number;
-}
-
-interface RecordSlice {
-  readonly bytes: Buffer;
-  readonly line: number;
-  readonly offset: number;
 }
 
 interface Reader {
@@ -141,9 +121,7 @@ export class TickSpool {
   #chain: Promise<unknown> = Promise.resolve();
   #pendingAppends = 0;
   #tickCount: number;
-  readonly #rejectedFileBytes: number;
-  readonly #rejectedFilesKept: number;
-  #rejectedChain: Promise<unknown> = Promise.resolve();
+  readonly #rejected: RejectedLog;
 
   private constructor(
     dir: string,
@@ -156,9 +134,13 @@ export class TickSpool {
     this.#tickCount = tickCount;
     this.#nextSeq = (segments.at(-1)?.seq ?? 0) + 1;
     this.#segmentBytes = options.segmentBytes ?? 8 * 1024 * 1024;
-    this.#rejectedFileBytes = options.rejectedFileBytes ?? 16 * 1024 * 1024;
-    this.#rejectedFilesKept = options.rejectedFilesKept ?? 3;
     this.#logger = options.logger ?? silentLogger;
+    this.#rejected = new RejectedLog(
+      dir,
+      options.rejectedFileBytes ?? 16 * 1024 * 1024,
+      options.rejectedFilesKept ?? 3,
+      this.#logger,
+    );
     this.#onCorruptRecord = options.onCorruptRecord;
   }
 
@@ -312,59 +294,7 @@ export class TickSpool {
    * A write the disk does not take whole is cut back and rejects.
    */
   appendRejected(rejected: readonly RejectedTick[]): Promise<void> {
-    if (rejected.length === 0) return Promise.resolve();
-    const text = rejected
-      .map(
-        (r) =>
-          `${JSON.stringify({ at: new Date().toISOString(), reason: r.reason, tick: r.tick })}\n`,
-      )
-      .join('');
-    // One at a time: two writers may record refusals together, and a
-    // rotation must not rename the file under another append.
-    const run = this.#rejectedChain.then(() => this.#writeRejected(Buffer.from(text)));
-    this.#rejectedChain = run.catch(() => undefined);
-    return run;
-  }
-
-  async #writeRejected(bytes: Buffer): Promise<void> {
-    const path = join(this.#dir, REJECTED_FILE);
-    let handle = await open(path, 'a');
-    try {
-      let { size } = await handle.stat();
-      if (size > 0 && size + bytes.length > this.#rejectedFileBytes) {
-        await handle.close();
-        await this.#rotateRejected(size);
-        handle = await open(path, 'a');
-        size = 0;
-      }
-      await appendWhole(handle, bytes, size);
-    } finally {
-      await handle.close();
-    }
-  }
-
-  /** rejected.jsonl -> rejected.1.jsonl -> ... -> rejected.<kept>.jsonl, whose old content goes. */
-  async #rotateRejected(size: number): Promise<void> {
-    const kept = this.#rejectedFilesKept;
-    const at = (name: string) => join(this.#dir, name);
-    if (kept === 0) {
-      await unlink(at(REJECTED_FILE));
-    } else {
-      // Each rename replaces its target: the oldest kept file is overwritten.
-      for (let n = kept - 1; n >= 1; n--) {
-        await rename(at(rotatedRejectedFile(n)), at(rotatedRejectedFile(n + 1))).catch(
-          ignoreMissing,
-        );
-      }
-      await rename(at(REJECTED_FILE), at(rotatedRejectedFile(1)));
-    }
-    await syncDirectory(this.#dir);
-    this.#logger.info(
-      { dir: this.#dir, bytes: size, kept },
-      kept > 0
-        ? 'spool: rejected.jsonl rotated to rejected.1.jsonl; the oldest rotated file deleted'
-        : 'spool: rejected.jsonl full; deleted (rejectedFilesKept is 0)',
-    );
+    return this.#rejected.append(rejected);
   }
 
   /** Resolves once every append started so far has finished. */
@@ -437,7 +367,7 @@ export class TickSpool {
   async #load(segment: Segment): Promise<Reader> {
     const { records, torn } = splitRecords(await readFile(segment.path));
     const good: Reader['records'] = [];
-    const bad: (RecordSlice & { reason: CorruptSpoolRecord['reason'] })[] = [];
+    const bad: DamagedRecord[] = [];
     let ticks = 0;
     for (const record of records) {
       const checked = checkRecord(record.bytes);
@@ -456,69 +386,8 @@ export class TickSpool {
     return { segment, records: good, index: 0, current: undefined };
   }
 
-  /** Copies damaged records to `quarantine/<segment>`, fsync'd; logs them, and reports each. */
-  async #quarantine(
-    segment: Segment,
-    records: readonly (RecordSlice & { reason: CorruptSpoolRecord['reason'] })[],
-  ): Promise<void> {
-    const dir = join(this.#dir, QUARANTINE_DIR);
-    const target = join(dir, basename(segment.path));
-    let quarantinedTo: string | undefined = target;
-    try {
-      await mkdir(dir, { recursive: true });
-      const handle = await open(target, 'a');
-      try {
-        const { size } = await handle.stat();
-        await appendWhole(
-          handle,
-          Buffer.concat(records.flatMap((r) => [r.bytes, Buffer.of(NEWLINE)])),
-          size,
-        );
-      } finally {
-        await handle.close();
-      }
-      await syncDirectory(dir);
-      await syncDirectory(this.#dir);
-    } catch (error) {
-      quarantinedTo = undefined;
-      this.#logger.error(
-        {
-          err: error,
-          segment: segment.path,
-          records: records.map((r) => ({
-            line: r.line,
-            offset: r.offset,
-            reason: r.reason,
-            base64: r.bytes.toString('base64'),
-          })),
-        },
-        'spool: cannot write the quarantine file; the damaged records are in this entry (base64)',
-      );
-    }
-    this.#logger.warn(
-      {
-        segment: segment.path,
-        quarantine: quarantinedTo,
-        count: records.length,
-        records: records.slice(0, LOGGED_RECORDS).map((r) => ({
-          line: r.line,
-          offset: r.offset,
-          bytes: r.bytes.length,
-          reason: r.reason,
-        })),
-      },
-      'spool: damaged records set aside; the rest of the segment is replayed',
-    );
-    for (const r of records) {
-      this.#onCorruptRecord?.({
-        segment: segment.path,
-        line: r.line,
-        offset: r.offset,
-        bytes: r.bytes.length,
-        reason: r.reason,
-        quarantinedTo,
-      });
-    }
+  #quarantine(segment: Segment, records: readonly DamagedRecord[]): Promise<void> {
+    return quarantine(this.#dir, segment.path, records, this.#logger, this.#onCorruptRecord);
   }
 
   #forget(segment: Segment, ticks: number): void {
@@ -536,47 +405,6 @@ export class TickSpool {
   }
 }
 
-/** An append whose partial bytes could not be removed from the file. */
-class TornAppendError extends Error {}
-
-/**
- * Writes all of `bytes` at the end of `handle` (opened for appending, now
- * `size` bytes long) and fsyncs. On a short or failed write the file is cut
- * back to `size`, so it never ends in a part of `bytes`; should that fail
- * too, a {@link TornAppendError} says the part stays.
- */
-async function appendWhole(handle: FileHandle, bytes: Buffer, size: number): Promise<void> {
-  try {
-    let written = 0;
-    while (written < bytes.length) {
-      const { bytesWritten } = await handle.write(bytes, written, bytes.length - written);
-      // The kernel reports a full disk on the call after a short write; a
-      // write of nothing would loop forever.
-      if (bytesWritten <= 0) throw new Error('write took no bytes');
-      written += bytesWritten;
-    }
-    await handle.datasync();
-  } catch (error) {
-    try {
-      await handle.truncate(size);
-      await handle.datasync();
-    } catch (truncateError) {
-      throw new TornAppendError(`${messageOf(error)}; cutting the file back failed too`, {
-        cause: truncateError,
-      });
-    }
-    throw error;
-  }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function ignoreMissing(error: NodeJS.ErrnoException): void {
-  if (error.code !== 'ENOENT') throw error;
-}
-
 function noteHighestIds(highest: Map<string, number>, ticks: readonly Tick[]): void {
   for (const { symbol, tradeId } of ticks) {
     if (tradeId > (highest.get(symbol) ?? -Infinity)) highest.set(symbol, tradeId);
@@ -585,78 +413,4 @@ function noteHighestIds(highest: Map<string, number>, ticks: readonly Tick[]): v
 
 function segmentName(seq: number): string {
   return `ticks-${String(seq).padStart(12, '0')}.spool`;
-}
-
-/** `<count> <crc32 hex> <json>\n`, the checksum over `<count> <json>`. */
-function encodeRecord(ticks: readonly Tick[]): Buffer {
-  const head = `${ticks.length} `;
-  const record = Buffer.from(`${head}00000000 ${JSON.stringify(ticks.map(toTuple))}\n`);
-  const json = record.subarray(head.length + 9, record.length - 1);
-  const checksum = crc32(json, crc32(record.subarray(0, head.length)));
-  record.write(checksum.toString(16).padStart(8, '0'), head.length, 'latin1');
-  return record;
-}
-
-/**
- * The newline-terminated records of a segment, and what follows the last
- * newline: a record torn by a crash mid-append, or nothing.
- */
-function splitRecords(bytes: Buffer): { records: RecordSlice[]; torn: RecordSlice | undefined } {
-  const records: RecordSlice[] = [];
-  let offset = 0;
-  for (let end = bytes.indexOf(NEWLINE); end !== -1; end = bytes.indexOf(NEWLINE, offset)) {
-    records.push({ bytes: bytes.subarray(offset, end), line: records.length + 1, offset });
-    offset = end + 1;
-  }
-  const torn =
-    offset < bytes.length
-      ? { bytes: bytes.subarray(offset), line: records.length + 1, offset }
-      : undefined;
-  return { records, torn };
-}
-
-type Checked =
-  | { problem: CorruptSpoolRecord['reason']; count?: never; ticks?: never }
-  | { problem?: never; count: number; ticks?: Tick[] };
-
-/**
- * Whether a record can be replayed, and its tick count. A checksummed
- * record is checked by its CRC (parsed later); a legacy one, having none,
- * is parsed here and comes with its ticks.
- */
-function checkRecord(record: Buffer): Checked {
-  const space = record.indexOf(SPACE);
-  const count = space > 0 ? Number(record.toString('latin1', 0, space)) : Number.NaN;
-  if (!Number.isSafeInteger(count) || count <= 0) return { problem: 'unreadable' };
-  if (record[space + 1] === OPEN_BRACKET) {
-    const ticks = parseRecord(record);
-    return ticks ? { count, ticks } : { problem: 'unreadable' };
-  }
-  const hex = record.toString('latin1', space + 1, space + 9);
-  if (!CHECKSUM.test(hex) || record[space + 9] !== SPACE) return { problem: 'unreadable' };
-  const actual = crc32(record.subarray(space + 10), crc32(record.subarray(0, space + 1)));
-  return actual === Number.parseInt(hex, 16) ? { count } : { problem: 'checksum' };
-}
-
-/** The ticks of a record (either format), or undefined when it does not parse or its count is wrong. */
-function parseRecord(record: Buffer): Tick[] | undefined {
-  const space = record.indexOf(SPACE);
-  const count = Number(record.toString('latin1', 0, space));
-  const jsonStart = record[space + 1] === OPEN_BRACKET ? space + 1 : space + 10;
-  try {
-    const tuples = JSON.parse(record.toString('utf8', jsonStart)) as unknown;
-    if (!Array.isArray(tuples) || tuples.length !== count) return undefined;
-    return (tuples as TickTuple[]).map(fromTuple);
-  } catch {
-    return undefined;
-  }
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
