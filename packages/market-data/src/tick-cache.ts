@@ -1,4 +1,5 @@
 import {
+  Backoff,
   ConfigError,
   sideFromBuyerMaker,
   silentLogger,
@@ -74,7 +75,8 @@ export class TickCache implements RecentTicks {
   readonly #capacity: number;
   readonly #keyPrefix: string;
   readonly #ttlSeconds: number;
-  readonly #retryIntervalMs: number;
+  /** The pause before writing to Redis again after a failure. */
+  readonly #retry: Backoff;
   readonly #symbols = new Map<string, SymbolState>();
   readonly #dirty = new Set<SymbolState>();
   #updatesSinceSync = 0;
@@ -95,7 +97,15 @@ export class TickCache implements RecentTicks {
     this.#capacity = options.capacity ?? 1000;
     this.#keyPrefix = options.keyPrefix ?? '';
     this.#ttlSeconds = options.ttlSeconds ?? 0;
-    this.#retryIntervalMs = options.retryIntervalMs ?? 1000;
+    const retryIntervalMs = options.retryIntervalMs ?? 1000;
+    // The same pause every time: a failed update is not lost (the next one
+    // rewrites the symbol whole), so there is nothing to gain by backing off.
+    this.#retry = new Backoff({
+      initialMs: retryIntervalMs,
+      maxMs: retryIntervalMs,
+      factor: 1,
+      jitter: 0,
+    });
     if (!Number.isSafeInteger(this.#capacity) || this.#capacity < 1) {
       throw new ConfigError('capacity', this.#capacity, 'a positive integer');
     }
@@ -247,6 +257,7 @@ export class TickCache implements RecentTicks {
         if (failure) throw failure;
         if (this.#failing) this.#logger.info({}, 'cache: Redis writes succeed again');
         this.#failing = false;
+        this.#retry.reset();
       })
       .catch((error: unknown) => {
         for (const state of sent) {
@@ -278,7 +289,7 @@ export class TickCache implements RecentTicks {
       this.#retryTimer = undefined;
       this.#failing = false;
       this.#schedule();
-    }, this.#retryIntervalMs);
+    }, this.#retry.next());
     this.#retryTimer.unref();
   }
 }
