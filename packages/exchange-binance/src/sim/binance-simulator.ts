@@ -31,9 +31,9 @@ export type {
  * `aggTrades`, seeded random-walk prices, fault injection, and the ground
  * truth of every trade it generated.
  *
- * It only wires its parts: the {@link Market} (trades and ground truth), the
- * {@link StreamServer} (WebSocket side), the {@link RestHandler} and the
- * {@link FaultInjector}, and paces generation.
+ * (Inside, it only wires its parts, each in its own module under `src/sim/`:
+ * the market with the ground truth, the WebSocket server, the REST handler
+ * and the fault injector; and it paces generation.)
  *
  * @example
  * ```ts

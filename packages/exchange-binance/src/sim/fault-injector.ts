@@ -215,10 +215,12 @@ export class FaultInjector {
 
   // ---- stream faults, at once ----------------------------------------------
 
+  /** Closes every connection abruptly. See `BinanceSimulator.drop`. */
   drop(): void {
     this.options.streams.dropAll();
   }
 
+  /** Connections go half-open for `ms`. See `BinanceSimulator.stall`. */
   stall(ms: number): void {
     this.options.streams.silence(this.options.now() + ms);
   }
@@ -244,6 +246,7 @@ export class FaultInjector {
     streams.flushAll();
   }
 
+  /** Sends one malformed frame of `kind` to every connection (see {@link malformedFrame}). */
   malformed(kind: MalformedKind = 'invalid_json'): void {
     const symbols = this.options.market.symbols;
     const first = symbols[0]!;
@@ -255,6 +258,7 @@ export class FaultInjector {
     );
   }
 
+  /** Sends `serverShutdown`, and closes every connection `closeAfterMs` later. */
   serverShutdown(closeAfterMs = 1000): void {
     this.options.streams.shutdown(closeAfterMs);
   }
@@ -272,6 +276,7 @@ export class FaultInjector {
 
   // ---- faults that wait for a request --------------------------------------
 
+  /** Upgrades arriving in the next `ms` are refused as `options` say (see {@link refusal}). */
   refuseConnections(ms: number, options: RefuseConnectionsOptions = {}): void {
     this.refuseUntil = this.options.now() + ms;
     this.refusalOptions = options;
@@ -282,6 +287,7 @@ export class FaultInjector {
     return at < this.refuseUntil ? this.refusalOptions : undefined;
   }
 
+  /** The next `count` REST requests fail with `status` (see {@link takeRestFailure}); replaces an earlier call. */
   failRest(count: number, status = 500, retryAfterSeconds = 1): void {
     this.restFailures = { count, status, retryAfterSeconds };
   }
@@ -296,6 +302,7 @@ export class FaultInjector {
     };
   }
 
+  /** Withholds ids `fromId`..`toId` of `symbol` from REST (see {@link isWithheld}); calls add up. */
   refuseHistory(symbol: string, fromId: number, toId: number): void {
     const state = this.options.market.resolve(symbol)[0]!;
     if (!(Number.isSafeInteger(fromId) && Number.isSafeInteger(toId) && fromId <= toId)) {
@@ -310,6 +317,7 @@ export class FaultInjector {
     return (this.withheld.get(symbol) ?? []).some((r) => r.fromId <= last && r.toId >= first);
   }
 
+  /** The next `count` REST trade answers lie as `kind` (see {@link takeLie}); replaces an earlier call. */
   lieRest(count: number, kind: RestLieKind): void {
     if (!REST_LIE_KINDS.includes(kind)) {
       throw new InvalidInputError('kind', kind, `one of ${REST_LIE_KINDS.join(', ')}`);
@@ -324,6 +332,7 @@ export class FaultInjector {
     return this.lies.kind;
   }
 
+  /** REST requests arriving in the next `ms` are held until then (see {@link hang}). */
   hangRest(ms: number, options: { afterHeaders?: boolean } = {}): void {
     this.hangUntil = this.options.now() + ms;
     this.hangAfterHeaders = options.afterHeaders ?? false;

@@ -11,6 +11,7 @@ export const LOG_LIMIT = 10_000;
 export class RequestLog {
   private readonly entries: SimRequestLogEntry[] = [];
 
+  /** Appends `entry`, trimming the oldest past twice the limit. */
   add(entry: SimRequestLogEntry): void {
     this.entries.push(entry);
     if (this.entries.length > LOG_LIMIT * 2) {

@@ -87,6 +87,7 @@ export class RestHandler {
     };
   }
 
+  /** A copy of the counters. */
   stats(): RestHandlerStats {
     return { ...this.counters };
   }

@@ -320,6 +320,7 @@ export class StreamServer {
     }));
   }
 
+  /** How many connections are open. */
   get openConnections(): number {
     return this.connections.size;
   }
@@ -329,6 +330,7 @@ export class StreamServer {
     return this.log.list();
   }
 
+  /** A copy of the counters. */
   stats(): StreamServerStats {
     return { ...this.counters };
   }
