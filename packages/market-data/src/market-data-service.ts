@@ -1,135 +1,34 @@
-import { ConfigError, silentLogger, type Logger, type Tick } from '@trade/core';
+import {
+  Backoff,
+  ConfigError,
+  silentLogger,
+  type BackoffOptions,
+  type Logger,
+  type Tick,
+} from '@trade/core';
 import type { TradingMetrics } from '@trade/metrics';
+import { BatchWriter } from './batch-writer.js';
+import type {
+  MarketDataHealth,
+  MarketDataServiceOptions,
+  MarketDataServiceStats,
+  MarketDataStopResult,
+  TickCacheWriter,
+} from './market-data-service-types.js';
 import { lostRanges, type LostTickRange } from './lost-ranges.js';
-import type { InsertTicksResult, TickWriter } from './tick-repository.js';
+import { Outage } from './outage.js';
+import { sleep } from './sleep.js';
+import { TickBatcher } from './tick-batcher.js';
+import { TickChannel } from './tick-channel.js';
 import { TickSpool } from './tick-spool.js';
 
-/** What the service needs of a cache: {@link TickCache} has it. */
-export interface TickCacheWriter {
-  add(ticks: readonly Tick[]): void;
-  flush?(): Promise<void>;
-}
-
-/** Options of {@link MarketDataService.start}. */
-export interface MarketDataServiceOptions {
-  /** Where batches go: a {@link TickRepository}. */
-  repository: TickWriter;
-  /** Updated with every tick as it leaves the channel, before the database has it. */
-  cache?: TickCacheWriter;
-  metrics?: TradingMetrics;
-  logger?: Logger;
-  /** Directory of the durable spool (the app passes `DATA_DIR`/spool). Created if missing. */
-  spoolDir: string;
-  /** Slots of the tick channel. Default 10,000. */
-  channelCapacity?: number;
-  /** A batch is written when it holds this many ticks... Default 5,000. */
-  batchSize?: number;
-  /** ...or when its oldest tick has waited this long. Default 250 ms. */
-  flushIntervalMs?: number;
-  /**
-   * Batches written side by side, each on its own connection; they still
-   * commit in order (see {@link InsertTicksOptions.commitAfter}), so what is
-   * stored is always everything up to some batch. Two use both cores of a
-   * PostgreSQL server (about 1.6x one); keep 1 on PGlite, which has a
-   * single connection. Default 1.
-   */
-  writers?: number;
-  /** Retries of a failed batch insert before the batch goes to the spool. Default 3. */
-  maxRetries?: number;
-  /** First retry delay; doubles each retry, with jitter. Default 100 ms. */
-  retryBaseDelayMs?: number;
-  /** Ceiling of the retry delay, also between spool replay attempts. Default 5,000 ms. */
-  retryMaxDelayMs?: number;
-  /**
-   * Ticks held in memory awaiting the database; beyond it, batches go to the
-   * spool. As many again may wait for the disk (slow, full or failing)
-   * before the channel stops draining, so the ticks the service holds stay
-   * within `channelCapacity + 2 × (maxBufferedTicks + batchSize)` whatever
-   * the database and the disk do. Default 100,000.
-   */
-  maxBufferedTicks?: number;
-  /**
-   * How long an insert attempt may wait on the library's side: passed to
-   * the repository as `InsertTicksOptions.signal`, firing this long
-   * after the attempt started. An insert still waiting then for the batch
-   * before it to commit (`writers` > 1) rolls back, gives its connection
-   * back, and counts as a failed attempt. The statements themselves are not
-   * timed here: the driver ends them (the pg pool's `statement_timeout` and
-   * `query_timeout`, see `createPostgresDb`), so set this above
-   * those. Default 30,000 ms.
-   */
-  insertTimeoutMs?: number;
-  /** Size at which a spool segment file is closed and a new one started. Default 8 MiB. */
-  spoolSegmentBytes?: number;
-  /** `rejected.jsonl` is rotated before it would grow past this size. Default 16 MiB. */
-  rejectedFileBytes?: number;
-  /** Rotated `rejected.<n>.jsonl` files kept; older ones are deleted. Default 3. */
-  rejectedFilesKept?: number;
-}
-
-/** Counters of a service since it started. */
-export interface MarketDataServiceStats {
-  /** Ticks accepted by {@link MarketDataService.offer}. */
-  readonly accepted: number;
-  /** Rows written to the database. */
-  readonly stored: number;
-  /** Ticks the database already held. */
-  readonly duplicates: number;
-  /** Ticks refused as invalid (kept in `rejected.jsonl` in the spool directory). */
-  readonly rejected: number;
-  /** Ticks written to the spool. */
-  readonly spooled: number;
-  /** Ticks replayed from the spool into the database. */
-  readonly replayed: number;
-  /** Ticks in the channel now. */
-  readonly channel: number;
-  /** Ticks in memory awaiting the database now. */
-  readonly buffered: number;
-  /** Spool segment files not yet replayed. */
-  readonly spoolSegments: number;
-  /** Ticks in the spool now, those left by an earlier run included. */
-  readonly spoolTicks: number;
-  /** Spool appends that failed (a full or failing disk); each was retried. */
-  readonly spoolAppendFailures: number;
-  /** Damaged spool records met on replay, copied to the quarantine. */
-  readonly corruptRecords: number;
-  /** Ticks neither stored nor spooled at stop (0 until then). */
-  readonly lostTicks: number;
-  /** Those ticks, per symbol and run of trade ids (empty until stop). */
-  readonly lost: readonly LostTickRange[];
-}
-
-/** What {@link MarketDataService.health} says: for the app's `/ready`. */
-export interface MarketDataHealth {
-  /**
-   * Neither the database nor the spool takes ticks: the bound of ticks
-   * waiting for the disk is reached and the last append failed. The channel
-   * has stopped draining, so `offer()` returns false once it is full and
-   * the source should pause (the gap is backfilled later). Cleared as soon
-   * as the database or the disk takes ticks again.
-   */
-  readonly blocked: boolean;
-  /** Why it is blocked: the spool's and the database's last errors. */
-  readonly reason?: string;
-  /** When it became blocked, epoch milliseconds. */
-  readonly since?: number;
-  /** The last spool append's error while appends fail; absent when they work. */
-  readonly spoolError?: string;
-  /** The last insert's error while inserts fail; absent when they work. */
-  readonly databaseError?: string;
-}
-
-/** What {@link MarketDataService.stop} resolves with. */
-export interface MarketDataStopResult {
-  /**
-   * Ticks neither the database nor the spool took (both failing at stop),
-   * per symbol and run of consecutive trade ids: fetch them again (REST
-   * backfill) or report them. Empty when every tick was saved.
-   */
-  readonly lost: readonly LostTickRange[];
-  /** Their number. */
-  readonly lostTicks: number;
-}
+export type {
+  MarketDataHealth,
+  MarketDataServiceOptions,
+  MarketDataServiceStats,
+  MarketDataStopResult,
+  TickCacheWriter,
+} from './market-data-service-types.js';
 
 /** A batch from memory being inserted. */
 interface InFlight {
@@ -145,23 +44,21 @@ interface DiskEntry {
   readonly ticks: Tick[];
   /** The batch in flight this is a copy of. */
   readonly copyOf: InFlight | undefined;
-  /** Settles once the batch is on disk, in the database, or given up at stop. */
+  /** Settles once the batch is on disk, in the database, or given up at close. */
   readonly settled: Promise<void>;
   readonly settle: () => void;
 }
 
-// Ticks moved from the channel per event-loop turn, so I/O keeps its turn.
-const PUMP_CHUNK = 4096;
-// While the database or the disk keeps failing, a reminder is logged this often.
-const OUTAGE_REMINDER_MS = 60_000;
-// Lost ranges listed in the log line at stop (all of them are in the result).
+// Lost ranges listed in the log line at close (all of them are in the result).
 const LOGGED_RANGES = 50;
 
 /**
- * Takes ticks from any source and stores every one: a bounded channel, a
- * batcher (N ticks or T ms), one insert in flight per writer (commits kept
- * in order), retries with exponential backoff, and a durable spool for what
- * the database will not take now.
+ * Takes ticks from any source and stores every one: a bounded channel
+ * ({@link TickChannel}), a batcher (N ticks or T ms), the database writers
+ * ({@link BatchWriter}: retries, insert timeout, commits in order), and a
+ * durable spool for what the database will not take now. This class owns
+ * the spill and replay policy: which batch goes to the database, which to
+ * the spool, and when the spool is replayed.
  *
  * - Reception never waits for the database: batches beyond
  *   `maxBufferedTicks`, and every batch while the spool holds anything,
@@ -178,7 +75,7 @@ const LOGGED_RANGES = 50;
  *   + batchSize)` ticks.
  * - The spool is replayed in order as soon as the database answers,
  *   including batches left by an earlier run.
- * - {@link stop} drains the channel and puts every tick in the database
+ * - {@link close} drains the channel and puts every tick in the database
  *   or the spool before it resolves; what neither took is reported, per
  *   symbol and trade-id range.
  * - Outages are logged when they start and end (and every minute while they
@@ -202,41 +99,27 @@ const LOGGED_RANGES = 50;
  * void service.consume(binanceClient.ticks());
  * // /ready: service.health().blocked means no tick is being taken now.
  * // on SIGTERM, once the source is closed:
- * const { lost } = await service.stop();
+ * const { lost } = await service.close();
  * if (lost.length > 0) process.exitCode = 1; // and say which ranges
  * ```
  */
 export class MarketDataService {
-  readonly #repository: TickWriter;
   readonly #cache: TickCacheWriter | undefined;
   readonly #metrics: TradingMetrics | undefined;
   readonly #logger: Logger;
   readonly #spool: TickSpool;
-  readonly #channelCapacity: number;
-  readonly #batchSize: number;
-  readonly #flushIntervalMs: number;
-  readonly #writers: number;
-  readonly #maxRetries: number;
-  readonly #retryBaseDelayMs: number;
+  readonly #retry: BackoffOptions;
   readonly #retryMaxDelayMs: number;
   readonly #maxBufferedTicks: number;
-  readonly #insertTimeoutMs: number;
+  readonly #channel: TickChannel;
+  readonly #batcher: TickBatcher;
+  readonly #writer: BatchWriter;
 
-  readonly #channel: Tick[] = [];
-  #channelHead = 0;
-  #pumpScheduled = false;
-  #writableWaiters: (() => void)[] = [];
-
-  #current: Tick[] = [];
-  #flushTimer: NodeJS.Timeout | undefined;
+  /** Sealed batches waiting for a writer, oldest first. */
   readonly #queue: Tick[][] = [];
   #queuedTicks = 0;
   /** Batches from memory being inserted, up to one per writer. */
   readonly #inFlight = new Set<InFlight>();
-  /** Inserts of batches from memory under way. */
-  readonly #writes = new Set<Promise<void>>();
-  /** Settles once the latest batch given to a writer is stored or spooled. */
-  #lastDurable: Promise<void> = Promise.resolve();
 
   /** Batches bound for the spool, oldest first; the head is appended (or inserted) first. */
   readonly #diskQueue: DiskEntry[] = [];
@@ -245,27 +128,23 @@ export class MarketDataService {
   #diskRun: Promise<void> | undefined;
   /** The head of {@link #diskQueue} is being appended or inserted: nobody else takes it. */
   #diskHeadBusy = false;
-  /** Batches given up at stop: lost unless their in-flight original was stored. */
+  /** Batches given up at close: lost unless their in-flight original was stored. */
   readonly #givenUp: DiskEntry[] = [];
-  /** An insert failed during stop: the last chances at stop go to the disk only. */
+  /** An insert failed during close: the last chances at close go to the disk only. */
   #databaseFailedAtStop = false;
 
   readonly #spoolOutage = new Outage();
-  readonly #databaseOutage = new Outage();
   #blockedSince: number | undefined;
 
   #wake: (() => void) | undefined;
   #progressWaiters: (() => void)[] = [];
-  #writer: Promise<void> | undefined;
+  #loop: Promise<void> | undefined;
   readonly #abort = new AbortController();
   #stopping = false;
   #stopped = false;
-  #stopPromise: Promise<MarketDataStopResult> | undefined;
+  #closePromise: Promise<MarketDataStopResult> | undefined;
 
   #accepted = 0;
-  #stored = 0;
-  #duplicates = 0;
-  #rejected = 0;
   #spooled = 0;
   #replayed = 0;
   #spoolAppendFailures = 0;
@@ -279,20 +158,48 @@ export class MarketDataService {
     corrupt: { readonly records: number },
   ) {
     this.#corrupt = corrupt;
-    this.#repository = options.repository;
     this.#cache = options.cache;
     this.#metrics = options.metrics;
     this.#logger = options.logger ?? silentLogger;
     this.#spool = spool;
-    this.#channelCapacity = positive(options.channelCapacity ?? 10_000, 'channelCapacity');
-    this.#batchSize = positive(options.batchSize ?? 5_000, 'batchSize');
-    this.#flushIntervalMs = positive(options.flushIntervalMs ?? 250, 'flushIntervalMs');
-    this.#writers = positiveInteger(options.writers ?? 1, 'writers');
-    this.#maxRetries = nonNegative(options.maxRetries ?? 3, 'maxRetries');
-    this.#retryBaseDelayMs = positive(options.retryBaseDelayMs ?? 100, 'retryBaseDelayMs');
+    const channelCapacity = positive(options.channelCapacity ?? 10_000, 'channelCapacity');
+    const batchSize = positive(options.batchSize ?? 5_000, 'batchSize');
+    const flushIntervalMs = positive(options.flushIntervalMs ?? 250, 'flushIntervalMs');
+    const writers = positiveInteger(options.writers ?? 1, 'writers');
+    const maxRetries = nonNegative(options.maxRetries ?? 3, 'maxRetries');
+    const retryBaseDelayMs = positive(options.retryBaseDelayMs ?? 100, 'retryBaseDelayMs');
     this.#retryMaxDelayMs = positive(options.retryMaxDelayMs ?? 5_000, 'retryMaxDelayMs');
     this.#maxBufferedTicks = positive(options.maxBufferedTicks ?? 100_000, 'maxBufferedTicks');
-    this.#insertTimeoutMs = positive(options.insertTimeoutMs ?? 30_000, 'insertTimeoutMs');
+    const insertTimeoutMs = positive(options.insertTimeoutMs ?? 30_000, 'insertTimeoutMs');
+    // Inserts, spool appends and replays alike: doubling from the base up
+    // to the ceiling, each delay between half and all of it.
+    this.#retry = {
+      initialMs: retryBaseDelayMs,
+      maxMs: this.#retryMaxDelayMs,
+      factor: 2,
+      jitter: 0.5,
+    };
+    this.#channel = new TickChannel({
+      capacity: channelCapacity,
+      metrics: this.#metrics,
+      // A whole bound's worth of ticks waiting for the disk stops the drain,
+      // so memory stays bounded even then (the channel fills, offer says so).
+      room: () => this.#maxBufferedTicks - this.#diskQueuedTicks,
+      take: (chunk) => this.#take(chunk),
+    });
+    this.#batcher = new TickBatcher(batchSize, flushIntervalMs, (batch) => this.#queueBatch(batch));
+    this.#writer = new BatchWriter({
+      repository: options.repository,
+      logger: this.#logger,
+      metrics: this.#metrics,
+      writers,
+      maxRetries,
+      retry: this.#retry,
+      insertTimeoutMs,
+      signal: this.#abort.signal,
+      keepRejected: (rejected) => this.#spool.appendRejected(rejected),
+      onWriteDone: () => this.#progressed(),
+    });
   }
 
   /**
@@ -320,10 +227,9 @@ export class MarketDataService {
       );
     }
     service.#metrics?.ingestBlocked.set(0);
-    service.#updateChannelGauges();
     service.#updateBufferGauge();
     service.#updateSpoolGauge();
-    service.#writer = service.#writeLoop();
+    service.#loop = service.#writeLoop();
     return service;
   }
 
@@ -335,23 +241,20 @@ export class MarketDataService {
    * {@link health}).
    */
   offer(tick: Tick): boolean {
-    if (this.#stopped || this.#channelLength >= this.#channelCapacity) return false;
-    this.#channel.push(tick);
+    if (this.#stopped || !this.#channel.offer(tick)) return false;
     this.#accepted += 1;
-    this.#updateChannelGauges();
-    this.#schedulePump();
     return true;
   }
 
   /** Resolves when the channel has room again (at once when it has). */
   whenWritable(): Promise<void> {
-    if (this.#channelLength < this.#channelCapacity || this.#stopped) return Promise.resolve();
-    return new Promise((resolve) => this.#writableWaiters.push(resolve));
+    if (this.#stopped) return Promise.resolve();
+    return this.#channel.whenWritable();
   }
 
   /**
    * Offers every tick of `source`, waiting for room when the channel is
-   * full. Resolves when the source ends, or once {@link stop} is called (a
+   * full. Resolves when the source ends, or once {@link close} is called (a
    * tick already pulled is still taken).
    */
   async consume(source: AsyncIterable<Tick> | Iterable<Tick>): Promise<void> {
@@ -383,12 +286,12 @@ export class MarketDataService {
    * so far is in the database or the spool (a spool replay may still be
    * under way), and the cache has been flushed. While the service is
    * {@link health blocked} that waits until the database or the disk takes
-   * ticks again, or {@link stop}.
+   * ticks again, or {@link close}.
    */
   async flush(): Promise<void> {
     if (this.#stopped) return;
-    this.#drainChannel();
-    this.#seal();
+    this.#channel.drain();
+    this.#batcher.seal();
     while (
       !this.#stopped &&
       (this.#queue.length > 0 || this.#memoryInFlight > 0 || this.#diskQueue.length > 0)
@@ -401,7 +304,7 @@ export class MarketDataService {
   /**
    * Stops taking ticks, drains the channel, and resolves once every tick is
    * in the database or the spool; the spool is left for the next start.
-   * Stop the sources first: a tick offered after `stop()` resolves is refused.
+   * Stop the sources first: a tick offered after `close()` resolves is refused.
    *
    * Batches still waiting for a failing disk get one more append each (and
    * one insert, until an insert fails); what neither takes is lost, and the
@@ -409,14 +312,23 @@ export class MarketDataService {
    *
    * @example
    * ```ts
-   * const { lost, lostTicks } = await service.stop();
+   * const { lost, lostTicks } = await service.close();
    * for (const { symbol, fromId, toId } of lost) console.error(`lost ${symbol} ${fromId}-${toId}`);
    * process.exitCode = lostTicks > 0 ? 1 : 0;
    * ```
    */
+  close(): Promise<MarketDataStopResult> {
+    this.#closePromise ??= this.#shutdown();
+    return this.#closePromise;
+  }
+
+  /**
+   * {@link close} by its former name.
+   *
+   * @deprecated Use {@link close}: every class of this package is released by `close()`.
+   */
   stop(): Promise<MarketDataStopResult> {
-    this.#stopPromise ??= this.#shutdown();
-    return this.#stopPromise;
+    return this.close();
   }
 
   /**
@@ -432,7 +344,7 @@ export class MarketDataService {
    */
   health(): MarketDataHealth {
     const spoolError = this.#spoolOutage.message;
-    const databaseError = this.#databaseOutage.message;
+    const databaseError = this.#writer.databaseError;
     const errors = {
       ...(spoolError === undefined ? {} : { spoolError }),
       ...(databaseError === undefined ? {} : { databaseError }),
@@ -472,12 +384,12 @@ export class MarketDataService {
   stats(): MarketDataServiceStats {
     return {
       accepted: this.#accepted,
-      stored: this.#stored,
-      duplicates: this.#duplicates,
-      rejected: this.#rejected,
+      stored: this.#writer.stored,
+      duplicates: this.#writer.duplicates,
+      rejected: this.#writer.rejected,
       spooled: this.#spooled,
       replayed: this.#replayed,
-      channel: this.#channelLength,
+      channel: this.#channel.length,
       buffered: this.#bufferedTicks,
       spoolSegments: this.#spool.segmentCount,
       spoolTicks: this.#spool.tickCount,
@@ -493,7 +405,7 @@ export class MarketDataService {
     // Retries stop waiting: a batch the database refuses now goes to the spool.
     this.#abort.abort();
     this.#wakeWriter();
-    await this.#writer;
+    await this.#loop;
     // Every batch from memory has been written or handed to the disk queue.
     while (this.#diskRun) await this.#diskRun;
     const lost = this.#givenUp.filter((entry) => !entry.copyOf?.stored).map((e) => e.ticks);
@@ -506,7 +418,7 @@ export class MarketDataService {
           ranges: this.#lost.length,
           lost: this.#lost.slice(0, LOGGED_RANGES),
           spoolError: this.#spoolOutage.message,
-          databaseError: this.#databaseOutage.message,
+          databaseError: this.#writer.databaseError,
         },
         'market-data: ticks neither stored nor spooled at stop',
       );
@@ -518,13 +430,12 @@ export class MarketDataService {
       this.#logger.warn({ err: error }, 'market-data: cache flush failed at stop');
     }
     await this.#spool.close();
-    for (const resolve of this.#writableWaiters.splice(0)) resolve();
+    this.#channel.close();
     this.#updateBlocked();
-    this.#updateChannelGauges();
     this.#updateBufferGauge();
     this.#logger.info(
       {
-        stored: this.#stored,
+        stored: this.#writer.stored,
         spooled: this.#spooled,
         spoolSegments: this.#spool.segmentCount,
         lostTicks: this.#lostTicks,
@@ -534,52 +445,10 @@ export class MarketDataService {
     return { lost: this.#lost, lostTicks: this.#lostTicks };
   }
 
-  // --- channel -----------------------------------------------------------
+  // --- batches -----------------------------------------------------------
 
-  get #channelLength(): number {
-    return this.#channel.length - this.#channelHead;
-  }
-
-  #schedulePump(): void {
-    if (this.#pumpScheduled || this.#diskBehind) return;
-    this.#pumpScheduled = true;
-    setImmediate(() => {
-      this.#pumpScheduled = false;
-      if (this.#diskBehind) return;
-      // No more than the disk bound has room for: a whole chunk taken just
-      // under it would all go to the spool at once, past the bound.
-      this.#pump(Math.min(PUMP_CHUNK, this.#maxBufferedTicks - this.#diskQueuedTicks));
-      if (this.#channelLength > 0) this.#schedulePump();
-    });
-  }
-
-  /**
-   * A whole bound's worth of ticks waits for the disk: the channel stops
-   * draining until the spool (or the database) takes them, so memory stays
-   * bounded even then (the channel fills and `offer` says so).
-   */
-  get #diskBehind(): boolean {
-    return this.#diskQueuedTicks >= this.#maxBufferedTicks;
-  }
-
-  #drainChannel(): void {
-    while (this.#channelLength > 0) this.#pump(PUMP_CHUNK);
-  }
-
-  /** Moves up to `max` ticks from the channel to the cache and the batcher. */
-  #pump(max: number): void {
-    const n = Math.min(this.#channelLength, max);
-    if (n === 0) return;
-    const chunk = this.#channel.slice(this.#channelHead, this.#channelHead + n);
-    this.#channelHead += n;
-    if (this.#channelHead === this.#channel.length) {
-      this.#channel.length = 0;
-      this.#channelHead = 0;
-    } else if (this.#channelHead >= 4096) {
-      this.#channel.splice(0, this.#channelHead);
-      this.#channelHead = 0;
-    }
-    this.#updateChannelGauges();
+  /** A chunk leaving the channel: the cache has it at once, the batcher next. */
+  #take(chunk: Tick[]): void {
     try {
       this.#cache?.add(chunk);
     } catch (error) {
@@ -589,38 +458,12 @@ export class MarketDataService {
       );
       this.#metrics?.errors.inc({ component: 'cache' });
     }
-    this.#metrics?.ticksProcessed.inc(n);
-    this.#addToBatch(chunk);
-    for (const resolve of this.#writableWaiters.splice(0)) resolve();
-  }
-
-  #updateChannelGauges(): void {
-    if (!this.#metrics) return;
-    const length = this.#channelLength;
-    this.#metrics.channelBufferSize.set(length);
-    this.#metrics.channelUtilization.set((length / this.#channelCapacity) * 100);
-  }
-
-  // --- batcher -----------------------------------------------------------
-
-  #addToBatch(ticks: readonly Tick[]): void {
-    for (const tick of ticks) {
-      this.#current.push(tick);
-      if (this.#current.length >= this.#batchSize) this.#seal();
-    }
-    if (this.#current.length > 0 && !this.#flushTimer) {
-      this.#flushTimer = setTimeout(() => this.#seal(), this.#flushIntervalMs);
-    }
+    this.#batcher.add(chunk);
     this.#updateBufferGauge();
   }
 
-  /** Closes the current batch and queues it: in memory, or in the spool when that must keep order or bound memory. */
-  #seal(): void {
-    clearTimeout(this.#flushTimer);
-    this.#flushTimer = undefined;
-    if (this.#current.length === 0) return;
-    const batch = this.#current;
-    this.#current = [];
+  /** Queues a sealed batch: in memory, or in the spool when that must keep order or bound memory. */
+  #queueBatch(batch: Tick[]): void {
     this.#queue.push(batch);
     this.#queuedTicks += batch.length;
     const inMemory = this.#queuedTicks + this.#memoryInFlight;
@@ -668,7 +511,7 @@ export class MarketDataService {
     entry.settle();
     this.#updateBlocked();
     this.#updateBufferGauge();
-    if (this.#channelLength > 0) this.#schedulePump();
+    this.#channel.resume();
     this.#wakeWriter();
     this.#progressed();
   }
@@ -686,10 +529,10 @@ export class MarketDataService {
    * Appends the disk queue's batches to the spool one at a time, in order.
    * A failed append is retried with backoff, the batches behind it
    * waiting; meanwhile the writer may insert the head straight into the
-   * database (see {@link #replayOne}). At stop, each gets one last chance.
+   * database (see {@link #replayOne}). At close, each gets one last chance.
    */
   async #appendLoop(): Promise<void> {
-    let failures = 0;
+    const backoff = new Backoff(this.#retry);
     for (;;) {
       const entry = this.#diskQueue[0];
       if (!entry) return;
@@ -712,14 +555,13 @@ export class MarketDataService {
         this.#diskHeadBusy = false;
       }
       if (!failure) {
-        failures = 0;
+        backoff.reset();
         this.#spooled += entry.ticks.length;
         this.#spoolRecovered();
         this.#updateSpoolGauge();
         this.#offDisk(entry);
         continue;
       }
-      failures += 1;
       this.#spoolFailed(failure.error);
       if (this.#stopping) {
         if (!(await this.#insertAtStop(entry))) this.#givenUp.push(entry);
@@ -727,14 +569,14 @@ export class MarketDataService {
         continue;
       }
       this.#progressed();
-      await this.#sleep(this.#backoff(failures - 1));
+      await sleep(backoff.next(), this.#abort.signal);
     }
   }
 
-  /** Stopping, the disk refused `entry`: one insert, unless one failed already during stop. */
+  /** Closing, the disk refused `entry`: one insert, unless one failed already during close. */
   async #insertAtStop(entry: DiskEntry): Promise<boolean> {
     if (this.#databaseFailedAtStop) return false;
-    if (await this.#attempt(entry.ticks)) return true;
+    if (await this.#writer.insert(entry.ticks)) return true;
     this.#databaseFailedAtStop = true;
     return false;
   }
@@ -771,35 +613,6 @@ export class MarketDataService {
     this.#updateBlocked();
   }
 
-  #databaseFailed(error: unknown, ticks: number): void {
-    const report = this.#databaseOutage.fail(error);
-    if (report) {
-      this.#logger.warn(
-        {
-          err: error,
-          ticks,
-          failedInserts: report.failures,
-          ...(report.first ? {} : { sinceMs: report.sinceMs }),
-        },
-        report.first
-          ? 'market-data: the database does not take batches; retrying, meanwhile batches go to the spool'
-          : 'market-data: the database still does not take batches',
-      );
-    } else {
-      this.#logger.debug({ err: error, ticks }, 'market-data: batch insert failed');
-    }
-  }
-
-  #databaseRecovered(): void {
-    const ended = this.#databaseOutage.recover();
-    if (ended) {
-      this.#logger.info(
-        { failedInserts: ended.failures, outageMs: ended.sinceMs },
-        'market-data: the database takes batches again',
-      );
-    }
-  }
-
   /** Blocked: the disk bound is reached and the spool fails, so the channel no longer drains. */
   #updateBlocked(): void {
     const blocked = !this.#stopped && this.#diskBehind && this.#spoolOutage.failing;
@@ -811,7 +624,7 @@ export class MarketDataService {
         {
           heldTicks: this.#bufferedTicks,
           spoolError: this.#spoolOutage.message,
-          databaseError: this.#databaseOutage.message,
+          databaseError: this.#writer.databaseError,
         },
         'market-data: ingest blocked: neither the database nor the spool takes ticks; the channel stops draining until one does',
       );
@@ -821,6 +634,11 @@ export class MarketDataService {
       this.#metrics?.ingestBlocked.set(0);
       this.#logger.info({ blockedMs }, 'market-data: ingest resumed');
     }
+  }
+
+  /** A whole bound's worth of ticks waits for the disk: the channel has stopped draining. */
+  get #diskBehind(): boolean {
+    return this.#diskQueuedTicks >= this.#maxBufferedTicks;
   }
 
   /** Ticks of batches from memory being inserted. */
@@ -833,7 +651,7 @@ export class MarketDataService {
   get #bufferedTicks(): number {
     let inFlight = 0;
     for (const f of this.#inFlight) if (!f.copy) inFlight += f.ticks.length;
-    return this.#current.length + this.#queuedTicks + inFlight + this.#diskQueuedTicks;
+    return this.#batcher.size + this.#queuedTicks + inFlight + this.#diskQueuedTicks;
   }
 
   #updateBufferGauge(): void {
@@ -847,13 +665,20 @@ export class MarketDataService {
   // --- writer ------------------------------------------------------------
 
   async #writeLoop(): Promise<void> {
-    let replayFailures = 0;
+    const replayBackoff = new Backoff(this.#retry);
+    // A writer error is retried after the longest retry delay, every time.
+    const errorBackoff = new Backoff({
+      initialMs: this.#retryMaxDelayMs,
+      maxMs: this.#retryMaxDelayMs,
+      factor: 1,
+      jitter: 0,
+    });
     for (;;) {
       try {
         const replayDue = !this.#spoolEmpty && !this.#stopping;
         if (this.#queue.length > 0 && !replayDue) {
-          if (this.#writes.size >= this.#writers) {
-            await Promise.race(this.#writes);
+          if (this.#writer.full) {
+            await this.#writer.whenFree();
             continue;
           }
           const batch = this.#queue.shift()!;
@@ -861,17 +686,17 @@ export class MarketDataService {
           this.#startWrite(batch);
         } else if (replayDue) {
           // The spool holds what came after the batches in flight: they finish first.
-          if (this.#writes.size > 0) {
-            await Promise.all(this.#writes);
+          if (!this.#writer.idle) {
+            await this.#writer.whenIdle();
             continue;
           }
           // Older batches are in the spool: they go first, in order.
-          replayFailures = (await this.#replayOne()) ? 0 : replayFailures + 1;
-          if (replayFailures > 0) await this.#sleep(this.#backoff(replayFailures - 1));
+          if (await this.#replayOne()) replayBackoff.reset();
+          else await sleep(replayBackoff.next(), this.#abort.signal);
         } else if (this.#stopping) {
-          await Promise.all(this.#writes);
-          this.#drainChannel();
-          this.#seal();
+          await this.#writer.whenIdle();
+          this.#channel.drain();
+          this.#batcher.seal();
           if (this.#queue.length > 0) continue;
           this.#stopped = true;
           return;
@@ -881,38 +706,48 @@ export class MarketDataService {
       } catch (error) {
         this.#logger.error({ err: error }, 'market-data: writer error; retrying');
         this.#metrics?.errors.inc({ component: 'market-data' });
-        await this.#sleep(this.#retryMaxDelayMs);
+        await sleep(errorBackoff.next(), this.#abort.signal);
       } finally {
         this.#progressed();
       }
     }
   }
 
-  /**
-   * Hands `batch` to a writer. With several writers, its commit waits for
-   * the batch before it to be stored or spooled: the database never holds
-   * a batch without every batch before it.
-   */
+  /** Hands `batch` to a free writer; when the database refuses it, it goes to the spool. */
   #startWrite(batch: Tick[]): void {
-    const previous = this.#lastDurable;
-    let durable!: () => void;
-    this.#lastDurable = new Promise<void>((resolve) => (durable = resolve));
-    const written = this.#writeFromMemory(batch, this.#writers > 1 ? previous : undefined).catch(
-      (error: unknown) => {
-        this.#logger.error({ err: error }, 'market-data: writer error');
-        this.#metrics?.errors.inc({ component: 'market-data' });
-        return undefined;
-      },
+    const inFlight: InFlight = { ticks: batch, copy: undefined, stored: false };
+    this.#inFlight.add(inFlight);
+    // The batch is durable once stored, or once its copy is on disk (or in the database).
+    this.#writer.write(batch, (stored) => {
+      try {
+        return stored ? this.#stored(inFlight) : this.#notStored(inFlight);
+      } finally {
+        this.#inFlight.delete(inFlight);
+        this.#updateBufferGauge();
+      }
+    });
+  }
+
+  #stored(inFlight: InFlight): undefined {
+    inFlight.stored = true;
+    const copy = inFlight.copy;
+    // Its copy is not needed, unless it is being appended right now.
+    if (copy && !(this.#diskHeadBusy && this.#diskQueue[0] === copy)) this.#offDisk(copy);
+    return undefined;
+  }
+
+  /** The insert failed after its retries: resolves with what settles once the batch is kept. */
+  #notStored(inFlight: InFlight): Promise<void> | undefined {
+    this.#metrics?.batchesFailed.inc();
+    this.#metrics?.errors.inc({ component: 'database' });
+    this.#logger.error(
+      { ticks: inFlight.ticks.length },
+      'market-data: batch insert failed after retries; batch goes to the spool',
     );
-    const write: Promise<void> = written
-      .then(() => undefined)
-      .finally(() => {
-        this.#writes.delete(write);
-        this.#progressed();
-      });
-    this.#writes.add(write);
-    // Durable once stored, or once its copy is on disk (or in the database).
-    void written.then((copy) => copy?.settled).then(durable, durable);
+    // The batches in flight go first, then everything queued after them;
+    // the next batch commits once this one is on disk.
+    this.#spillQueue();
+    return inFlight.copy?.settled;
   }
 
   #progressed(): void {
@@ -929,37 +764,6 @@ export class MarketDataService {
     return new Promise((resolve) => this.#progressWaiters.push(resolve));
   }
 
-  /** Inserts a batch from memory; resolves with its copy bound for the spool when the insert failed. */
-  async #writeFromMemory(
-    batch: Tick[],
-    commitAfter?: Promise<void>,
-  ): Promise<DiskEntry | undefined> {
-    const inFlight: InFlight = { ticks: batch, copy: undefined, stored: false };
-    this.#inFlight.add(inFlight);
-    try {
-      if (await this.#insertWithRetries(batch, commitAfter)) {
-        inFlight.stored = true;
-        const copy = inFlight.copy;
-        // Its copy is not needed, unless it is being appended right now.
-        if (copy && !(this.#diskHeadBusy && this.#diskQueue[0] === copy)) this.#offDisk(copy);
-        return undefined;
-      }
-      this.#metrics?.batchesFailed.inc();
-      this.#metrics?.errors.inc({ component: 'database' });
-      this.#logger.error(
-        { ticks: batch.length },
-        'market-data: batch insert failed after retries; batch goes to the spool',
-      );
-      // The batches in flight go first, then everything queued after them;
-      // the next batch commits once this one is on disk.
-      this.#spillQueue();
-      return inFlight.copy;
-    } finally {
-      this.#inFlight.delete(inFlight);
-      this.#updateBufferGauge();
-    }
-  }
-
   /**
    * Replays the oldest batch not stored: from the spool on disk, or, when
    * the disk holds none, the head of the disk queue straight from memory
@@ -969,7 +773,7 @@ export class MarketDataService {
   async #replayOne(): Promise<boolean> {
     const ticks = await this.#spool.next();
     if (ticks) {
-      if (!(await this.#attempt(ticks))) {
+      if (!(await this.#writer.insert(ticks))) {
         this.#metrics?.batchRetries.inc();
         return false;
       }
@@ -993,7 +797,7 @@ export class MarketDataService {
     this.#diskHeadBusy = true;
     let stored = false;
     try {
-      stored = await this.#attempt(head.ticks);
+      stored = await this.#writer.insert(head.ticks);
     } finally {
       this.#diskHeadBusy = false;
     }
@@ -1004,136 +808,6 @@ export class MarketDataService {
     }
     this.#offDisk(head);
     return true;
-  }
-
-  async #insertWithRetries(
-    ticks: readonly Tick[],
-    commitAfter: Promise<void> | undefined,
-  ): Promise<boolean> {
-    for (let attempt = 0; ; attempt++) {
-      if (await this.#attempt(ticks, commitAfter)) return true;
-      if (attempt >= this.#maxRetries || this.#abort.signal.aborted) return false;
-      this.#metrics?.batchRetries.inc();
-      await this.#sleep(this.#backoff(attempt));
-    }
-  }
-
-  /**
-   * One insert; true when the database took the batch. The attempt lasts
-   * as long as the driver lets it: the pool's timeouts end a statement and
-   * give its connection back, and the signal ends a wait for the batch
-   * before it. Racing a timer instead would leave the insert holding its
-   * connection (and its transaction) while the retry takes another.
-   */
-  async #attempt(ticks: readonly Tick[], commitAfter?: Promise<void>): Promise<boolean> {
-    const started = performance.now();
-    const deadline = new AbortController();
-    const timer = setTimeout(
-      () => deadline.abort(new Error(`insert still waiting after ${this.#insertTimeoutMs} ms`)),
-      this.#insertTimeoutMs,
-    );
-    try {
-      const result = await this.#repository.insertTicks(ticks, {
-        commitAfter,
-        signal: deadline.signal,
-      });
-      this.#metrics?.batchInsertDuration.observe((performance.now() - started) / 1000);
-      this.#metrics?.batchesFlushed.inc();
-      this.#databaseRecovered();
-      await this.#record(result);
-      return true;
-    } catch (error) {
-      this.#databaseFailed(error, ticks.length);
-      return false;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  async #record(result: InsertTicksResult): Promise<void> {
-    this.#stored += result.inserted;
-    this.#duplicates += result.duplicates;
-    if (result.rejected.length === 0) return;
-    this.#rejected += result.rejected.length;
-    // The exchange's rejects (trading_ticks_rejected_total) are frames that
-    // never became ticks; these are ticks the database would not store.
-    this.#metrics?.ticksRefused.inc(result.rejected.length);
-    this.#logger.warn(
-      { count: result.rejected.length, first: result.rejected[0]?.reason },
-      'market-data: ticks refused by the database; kept in rejected.jsonl',
-    );
-    try {
-      await this.#spool.appendRejected(result.rejected);
-    } catch (error) {
-      this.#logger.error(
-        { err: error, rejected: result.rejected },
-        'market-data: cannot record refused ticks',
-      );
-      this.#metrics?.errors.inc({ component: 'market-data' });
-    }
-  }
-
-  #backoff(attempt: number): number {
-    const ceiling = Math.min(this.#retryMaxDelayMs, this.#retryBaseDelayMs * 2 ** attempt);
-    return ceiling / 2 + Math.random() * (ceiling / 2);
-  }
-
-  #sleep(ms: number): Promise<void> {
-    const signal = this.#abort.signal;
-    if (signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener('abort', done);
-    });
-  }
-}
-
-/**
- * Failures of one dependency (the disk, the database) since it last
- * worked: what to log when, so an outage gives a line when it starts,
- * one every {@link OUTAGE_REMINDER_MS} while it lasts, and one when it
- * ends, whatever the number of attempts.
- */
-class Outage {
-  #since: number | undefined;
-  #failures = 0;
-  #lastReport = 0;
-  #message: string | undefined;
-
-  get failing(): boolean {
-    return this.#since !== undefined;
-  }
-
-  /** The last error's message while failing. */
-  get message(): string | undefined {
-    return this.#message;
-  }
-
-  /** Notes a failure; says whether (and how) to log it. */
-  fail(error: unknown): { first: boolean; failures: number; sinceMs: number } | undefined {
-    const now = Date.now();
-    this.#failures += 1;
-    this.#message = error instanceof Error ? error.message : String(error);
-    const first = this.#since === undefined;
-    this.#since ??= now;
-    if (!first && now - this.#lastReport < OUTAGE_REMINDER_MS) return undefined;
-    this.#lastReport = now;
-    return { first, failures: this.#failures, sinceMs: now - this.#since };
-  }
-
-  /** Notes a success; says how long the outage lasted when one ends. */
-  recover(): { failures: number; sinceMs: number } | undefined {
-    if (this.#since === undefined) return undefined;
-    const ended = { failures: this.#failures, sinceMs: Date.now() - this.#since };
-    this.#since = undefined;
-    this.#failures = 0;
-    this.#message = undefined;
-    return ended;
   }
 }
 
