@@ -9,10 +9,12 @@ import {
 import { ConnectGate } from './connect-gate.js';
 import { EventQueue } from './event-queue.js';
 import { FrameParser } from './frame-parser.js';
-import { GapFiller, type GapOutcome } from './gap-filler.js';
+import { GapFiller } from './gap-filler.js';
+import { GapReport } from './gap-report.js';
 import type { FrameResult } from './parse-frame.js';
 import { RejectLog } from './reject-log.js';
-import { ShardConnection, type Connection, type ShardHost } from './shard-connection.js';
+import type { Connection } from './connection.js';
+import { ShardConnection, type ShardHost } from './shard-connection.js';
 import { SymbolSequencer, type GivenUpIds } from './symbol-sequencer.js';
 
 interface SymbolSlot {
@@ -52,6 +54,7 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
   private readonly parser: FrameParser;
   private readonly gaps: GapFiller;
   private readonly rejects: RejectLog;
+  private readonly gapReport: GapReport;
   private readonly queue = new EventQueue<BinanceClientEvent>();
   private readonly slots = new Map<string, SymbolSlot>();
   private readonly shards: ShardConnection[] = [];
@@ -67,7 +70,6 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
   private frames = 0;
   private ticksDelivered = 0;
   private duplicatesDropped = 0;
-  private tradesMissed = 0;
   private pauses = 0;
 
   constructor(options: BinanceTradeClientOptions) {
@@ -78,9 +80,10 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
     this.symbols = o.symbols;
     this.parser = new FrameParser(o.streamType, o.symbols);
     this.rejects = new RejectLog(o.logger, o.metrics, o.rejectLogIntervalMs, o.now);
+    this.gapReport = new GapReport(o.logger, o.metrics, (event) => this.queue.push(event));
     this.gaps = new GapFiller(o, {
       reject: (reason, detail) => this.reject(reason, detail),
-      reportGap: (symbol, gap, bannedUntil) => this.reportGap(symbol, gap, bannedUntil),
+      reportGap: (symbol, gap, bannedUntil) => this.gapReport.report(symbol, gap, bannedUntil),
       gapsChanged: () => this.updateGapsOpen(),
     });
     const host: ShardHost = {
@@ -174,7 +177,7 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
       rejected: { ...this.rejects.counts },
       gapsDetected: gaps.gapsDetected,
       tradesBackfilled: gaps.tradesBackfilled,
-      tradesMissed: this.tradesMissed,
+      tradesMissed: this.gapReport.tradesMissed,
       heldTrades: held,
       gapsOpen: this.gapsAtClose?.length ?? this.countOpenGaps(),
       resumeAheadOfExchange: [...gaps.resumeAheadOfExchange],
@@ -396,35 +399,6 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
     return open;
   }
 
-  /**
-   * Counts and tells about a gap's outcome: missed ids in `stats().tradesMissed`,
-   * `trading_ticks_unrecovered_total` and an error log; a `gap` event when
-   * anything was recovered or missed.
-   */
-  private reportGap(symbol: string, gap: GapOutcome, bannedUntil?: number): void {
-    const { fromId, toId, recovered, missed } = gap;
-    const { logger, metrics } = this.options;
-    if (missed > 0) {
-      this.tradesMissed += missed;
-      metrics?.ticksUnrecovered.inc(missed);
-      metrics?.errors.inc({ component: 'exchange' });
-      if (bannedUntil === undefined) {
-        logger.error({ symbol, fromId, toId, missed }, 'binance: trades could not be recovered');
-      } else {
-        const until = new Date(bannedUntil).toISOString();
-        logger.error(
-          { symbol, fromId, toId, missed, bannedUntil: until },
-          `binance: trades could not be recovered: the IP is banned from REST (HTTP 418) until ${until}`,
-        );
-      }
-    } else if (recovered > 0) {
-      logger.info({ symbol, fromId, toId, recovered }, 'binance: gap filled over REST');
-    }
-    if (recovered > 0 || missed > 0) {
-      this.queue.push({ type: 'gap', symbol, fromId, toId, recovered, missed });
-    }
-  }
-
   /** A symbol held `maxHeldTrades` ticks behind a gap: the sequencer gave the gap up. */
   private onHeldOverflow(symbol: string, given: GivenUpIds): void {
     this.updateGapsOpen();
@@ -432,6 +406,6 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
       { symbol, maxHeldTrades: this.options.maxHeldTrades },
       'binance: too many ticks held behind a gap, giving the gap up',
     );
-    this.reportGap(symbol, { ...given, recovered: 0 });
+    this.gapReport.report(symbol, { ...given, recovered: 0 });
   }
 }

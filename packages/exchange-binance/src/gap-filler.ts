@@ -2,6 +2,7 @@ import { Backoff, type BackoffOptions, type Tick, type TickRejectReason } from '
 import type { ResumeAheadOfExchange } from './client-events.js';
 import type { ResolvedClientOptions } from './client-options.js';
 import { RestRequestError, RestTrades } from './rest-trades.js';
+import { Sleepers } from './sleepers.js';
 import type { SymbolSequencer } from './symbol-sequencer.js';
 
 /**
@@ -70,7 +71,7 @@ export class GapFiller {
   readonly resumeAheadOfExchange: ResumeAheadOfExchange[] = [];
   private readonly rest: RestTrades;
   private readonly jobs = new Map<GapSymbol, Job>();
-  private readonly sleepers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+  private readonly sleepers = new Sleepers();
   private readonly abort = new AbortController();
   private closed = false;
 
@@ -150,7 +151,7 @@ export class GapFiller {
   close(): void {
     this.closed = true;
     this.abort.abort();
-    this.wakeSleepers();
+    this.sleepers.close();
   }
 
   private job(target: GapSymbol): Job {
@@ -227,7 +228,7 @@ export class GapFiller {
           if (Number.isFinite(firstHeld)) missed += seq.skipTo(firstHeld);
           break;
         }
-        await this.sleep(restRetry.next());
+        await this.sleepers.sleep(restRetry.next());
         continue;
       }
       if (rows.length === 0) {
@@ -239,7 +240,7 @@ export class GapFiller {
           missed += seq.skipTo(firstHeld);
           break;
         }
-        await this.sleep(historyLag.next());
+        await this.sleepers.sleep(historyLag.next());
         continue;
       }
       failures = 0;
@@ -294,7 +295,7 @@ export class GapFiller {
         seq.trustUnconfirmed();
         return;
       }
-      await this.sleep(retry.next());
+      await this.sleepers.sleep(retry.next());
     }
   }
 
@@ -313,7 +314,7 @@ export class GapFiller {
     for (const tick of dropped) this.rejectAhead(symbol, tick, newest);
     if (seq.hasHeldAbove(newest)) {
       // Arrived too recently for REST to be sure of: ask again once the grace has passed.
-      await this.sleep(AHEAD_GRACE_MS);
+      await this.sleepers.sleep(AHEAD_GRACE_MS);
       return true;
     }
     return dropped.length > 0;
@@ -360,7 +361,7 @@ export class GapFiller {
       { bannedUntil: until },
       `binance: REST answered 418, the IP is banned until ${until}: no REST request until then, gaps meanwhile are counted as missed`,
     );
-    this.wakeSleepers();
+    this.sleepers.wakeAll();
   }
 
   /**
@@ -372,7 +373,7 @@ export class GapFiller {
     // Checked again after every wait: another backfill's 429 or 418 may have come meanwhile.
     for (let wait = this.rest.waitMs(); wait > 0; wait = this.rest.waitMs()) {
       if (this.closed || this.restBanned()) return undefined;
-      await this.sleep(wait);
+      await this.sleepers.sleep(wait);
     }
     if (this.closed || this.restBanned()) return undefined;
     this.restRequests++;
@@ -388,27 +389,5 @@ export class GapFiller {
       else this.options.logger.warn({ error: String(error) }, 'binance: REST request failed');
       return undefined;
     }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.closed) return resolve();
-      const sleeper = {
-        timer: setTimeout(() => {
-          this.sleepers.delete(sleeper);
-          resolve();
-        }, ms),
-        resolve,
-      };
-      this.sleepers.add(sleeper);
-    });
-  }
-
-  private wakeSleepers(): void {
-    for (const sleeper of this.sleepers) {
-      clearTimeout(sleeper.timer);
-      sleeper.resolve();
-    }
-    this.sleepers.clear();
   }
 }

@@ -5,35 +5,15 @@ import type { BurstClock } from './burst-clock.js';
 import type { BinanceClientEvent, ConnectionState } from './client-events.js';
 import type { ResolvedClientOptions } from './client-options.js';
 import type { ConnectGate } from './connect-gate.js';
-import { ControlQueue } from './control-queue.js';
+import {
+  closeConnection,
+  MAX_WS_PAYLOAD,
+  nextRequestId,
+  openConnection,
+  type Connection,
+} from './connection.js';
 import type { FrameResult } from './parse-frame.js';
 import { parseRetryAfter } from './retry-after.js';
-
-/**
- * Largest frame ws reads (16 MiB). Frames over MAX_FRAME_BYTES (1 MiB) up to
- * this are read, counted as `oversized_frame` and skipped; beyond it ws has
- * to close the connection, which is counted too and reconnected.
- */
-export const MAX_WS_PAYLOAD = 16 << 20;
-
-/** One WebSocket of a shard. */
-export interface Connection {
-  readonly id: number;
-  readonly ws: WebSocket;
-  readonly shard: ShardConnection;
-  readonly control: ControlQueue;
-  readonly openedAt: number;
-  lastFrameAt: number;
-  opened: boolean;
-  closed: boolean;
-  pinged: boolean;
-  /** Symbols whose stream on this connection has reached the delivered position (rotation). */
-  readonly caughtUp: Set<string>;
-  readonly pendingReplies: Set<number>;
-  rotateTimer?: NodeJS.Timeout;
-  /** The upgrade was answered with this HTTP status instead of 101. */
-  refused?: { status: number; retryAfterMs: number | undefined };
-}
 
 /** What a {@link ShardConnection} tells the client it belongs to. */
 export interface ShardHost {
@@ -48,9 +28,6 @@ export interface ShardHost {
   /** A connection opened or closed: `wsConnectionStatus` may change. */
   onStatusChange(): void;
 }
-
-/** Also numbers SUBSCRIBE requests: ids unique across connections. */
-let nextConnectionId = 1;
 
 /**
  * One shard's streams over WebSocket: connects and reconnects with backoff,
@@ -119,7 +96,7 @@ export class ShardConnection {
     clearTimeout(this.overlapTimer);
     const closing: Promise<void>[] = [];
     for (const connection of [this.current, this.draining, this.incoming]) {
-      if (connection) closing.push(this.closeConnection(connection, 'client closed'));
+      if (connection) closing.push(closeConnection(connection, 'client closed'));
     }
     this.host.emit({ type: 'connection', state: 'closed', shard: this.index });
     return Promise.all(closing).then(() => undefined);
@@ -224,32 +201,7 @@ export class ShardConnection {
       this.reconnects++;
       metrics?.wsReconnects.inc();
     }
-    const inUrl = this.streams.slice(0, maxUrlStreams);
-    const ws = new this.options.WebSocket(`${this.options.url}/stream?streams=${inUrl.join('/')}`, {
-      perMessageDeflate: false,
-      // Every field a tick uses is checked byte by byte; other bytes are never trusted.
-      skipUTF8Validation: true,
-      autoPong: false,
-      handshakeTimeout: this.options.connectTimeoutMs,
-      // Large enough to read a frame over MAX_FRAME_BYTES and reject it (counted,
-      // the connection kept) instead of closing with 1009 and reconnecting in a
-      // loop; it bounds the memory one frame may take per connection.
-      maxPayload: MAX_WS_PAYLOAD,
-    });
-    const at = this.options.now();
-    const connection: Connection = {
-      id: nextConnectionId++,
-      ws,
-      shard: this,
-      control: new ControlQueue(this.options.controlMessagesPerSecond, this.options.now),
-      openedAt: at,
-      lastFrameAt: at,
-      opened: false,
-      closed: false,
-      pinged: false,
-      caughtUp: new Set(),
-      pendingReplies: new Set(),
-    };
+    const connection = openConnection(this, this.streams.slice(0, maxUrlStreams), this.options);
     if (rotation) this.incoming = connection;
     else this.current = connection;
     this.emitState(rotation ? 'rotating' : 'connecting');
@@ -327,7 +279,7 @@ export class ShardConnection {
     if (this.paused) connection.ws.pause();
     const perMessage = options.maxStreamsPerSubscribe;
     for (let i = 0; i < toSubscribe.length; i += perMessage) {
-      const id = nextConnectionId++;
+      const id = nextRequestId();
       const params = toSubscribe.slice(i, i + perMessage);
       connection.pendingReplies.add(id);
       connection.control.send(() => {
@@ -446,31 +398,8 @@ export class ShardConnection {
     clearTimeout(this.overlapTimer);
     const old = this.draining;
     this.draining = undefined;
-    if (old && !old.closed) void this.closeConnection(old, `rotation: ${reason}`);
+    if (old && !old.closed) void closeConnection(old, `rotation: ${reason}`);
     this.host.onRotationFinished(this);
-  }
-
-  private closeConnection(connection: Connection, reason: string): Promise<void> {
-    connection.control.close();
-    clearTimeout(connection.rotateTimer);
-    const ws = connection.ws;
-    if (ws.readyState === WebSocket.CLOSED) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = setTimeout(() => {
-        ws.terminate();
-        resolve();
-      }, 1000);
-      ws.once('close', () => {
-        clearTimeout(done);
-        resolve();
-      });
-      try {
-        if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
-        else ws.close(1000, reason.slice(0, 100));
-      } catch {
-        ws.terminate();
-      }
-    });
   }
 
   private emitState(state: ConnectionState): void {
