@@ -1,12 +1,9 @@
 export { runBacktest } from './backtest.js';
 export type { BacktestOptions, BacktestProgress, BacktestSummary } from './backtest.js';
-export { FillLog } from './fill-log.js';
 export type { FillLogOptions, FillWriteOutcome, FillWriter, RefusedFill } from './fill-log.js';
 export { PaperEngine } from './paper-engine.js';
 export type { PaperEngineOptions, PaperEngineState } from './paper-engine.js';
-export { EquityTracker } from './performance.js';
 export type { SharpePeriod, SharpeRatio } from './performance.js';
-export { plainDecimal } from './plain-decimal.js';
 export { Portfolio } from './portfolio.js';
 export type {
   OrderResult,
@@ -17,7 +14,7 @@ export type {
   RoundTripStats,
 } from './portfolio.js';
 export type { PositionSizing } from './position-sizing.js';
-export { WilderRsi, rsiStrategy } from './rsi.js';
+export { rsiStrategy } from './rsi.js';
 export type { RsiOptions } from './rsi.js';
 export { smaCrossover } from './sma-crossover.js';
 export type { SmaCrossoverOptions } from './sma-crossover.js';

@@ -64,7 +64,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
 
   try {
     const uptime = startUptimeMonitor({ gauge: metrics.uptimeSeconds });
-    resources.push({ name: 'uptime monitor', close: () => Promise.resolve(uptime.stop()) });
+    resources.push({ name: 'uptime monitor', close: () => uptime.close() });
 
     const storage: Storage = await openStorage({
       databaseUrl: config.databaseUrl,
@@ -165,7 +165,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
       });
       await engine.warmUp(config.symbols);
       const paper = engine;
-      resources.push({ name: 'paper engine', close: () => paper.stop() });
+      resources.push({ name: 'paper engine', close: () => paper.close() });
     }
 
     const client = new BinanceTradeClient({
