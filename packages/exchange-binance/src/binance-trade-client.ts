@@ -36,7 +36,7 @@ interface SymbolSlot {
  *
  * @example
  * ```ts
- * const client = new BinanceTradeClient({
+ * const client = await startBinanceTradeClient({
  *   url: 'wss://stream.binance.com:9443', restUrl: 'https://api.binance.com',
  *   symbols: ['BTCUSDT', 'ETHUSDT'], metrics, logger,
  * });

@@ -1,4 +1,5 @@
 export { BinanceTradeClient } from './binance-trade-client.js';
+export { startBinanceTradeClient } from './start-binance-trade-client.js';
 export type { BinanceTradeClientOptions } from './client-options.js';
 export type {
   BinanceClientEvent,

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { TradeError, type Tick } from '@trade/core';
-import { BinanceTradeClient } from '@trade/exchange-binance';
+import { startBinanceTradeClient } from '@trade/exchange-binance';
 import { startBinanceSimulator, type BinanceSimulator } from '@trade/exchange-binance/sim';
 import { MarketDataService, lostRanges, type LostTickRange } from '@trade/market-data';
 import {
@@ -168,7 +168,8 @@ export async function runLive(options: LiveOptions): Promise<number> {
       resources.push({ name: 'paper engine', close: () => paper.close() });
     }
 
-    const client = new BinanceTradeClient({
+    // Its events wait in its queue until the pump below reads them.
+    const client = await startBinanceTradeClient({
       url: exchangeUrl,
       restUrl,
       symbols: config.symbols,
@@ -216,7 +217,6 @@ export async function runLive(options: LiveOptions): Promise<number> {
       `metrics served on ${server.url}/metrics (listening on ${server.host}:${server.port})`,
     );
 
-    client.start();
     const pump = (async () => {
       for await (const event of client) {
         if (event.type === 'tick') {
