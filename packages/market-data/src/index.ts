@@ -1,4 +1,5 @@
 export { MarketDataService } from './market-data-service.js';
+export { startMarketDataService } from './start-market-data-service.js';
 export type {
   MarketDataHealth,
   MarketDataServiceOptions,
@@ -27,12 +28,9 @@ export type {
 } from './paper-trade-repository.js';
 export { TickCache } from './tick-cache.js';
 export type { TickCacheOptions } from './tick-cache.js';
-export { QUARANTINE_DIR, TickSpool } from './tick-spool.js';
-export type { CorruptSpoolRecord, TickSpoolOptions } from './tick-spool.js';
-export { MIGRATIONS, migrateToLatest } from './migrations.js';
+export { QUARANTINE_DIR } from './spool-quarantine.js';
+export { migrateToLatest } from './migrations.js';
 export type { MigrateOptions } from './migrations.js';
-export { PgliteDialect } from './pglite-dialect.js';
-export type { PgliteDialectConfig } from './pglite-dialect.js';
-export { createPgliteDb, createPostgresDb, instrumentPool } from './postgres.js';
+export { createPgliteDb, createPostgresDb } from './postgres.js';
 export type { CreatePostgresDbOptions } from './postgres.js';
 export type { MarketDataDatabase, PaperTradesTable, TickDataTable } from './schema.js';

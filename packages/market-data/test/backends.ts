@@ -1,7 +1,8 @@
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import { PgliteDialect, migrateToLatest, type MarketDataDatabase } from '../src/index.js';
+import { migrateToLatest, type MarketDataDatabase } from '../src/index.js';
+import { PgliteDialect } from '../src/pglite-dialect.js';
 import { resetTestDatabase, testDatabaseConfig } from './helpers.js';
 
 /** One database the repository tests run on, with a count of the statements sent. */

@@ -8,12 +8,12 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import {
   MarketDataService,
   TickRepository,
-  TickSpool,
   createPostgresDb,
   lostRanges,
   migrateToLatest,
   type MarketDataServiceOptions,
 } from '../src/index.js';
+import { TickSpool } from '../src/tick-spool.js';
 import {
   PG_HOST,
   PG_PORT,

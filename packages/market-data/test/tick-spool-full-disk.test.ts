@@ -2,7 +2,7 @@ import type { Tick } from '@trade/core';
 import { readdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TickSpool } from '../src/index.js';
+import { TickSpool } from '../src/tick-spool.js';
 import { makeTicks, mountTmpfs } from './helpers.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];

@@ -1,5 +1,6 @@
 export { runBacktest } from './backtest.js';
 export type { BacktestOptions, BacktestProgress, BacktestSummary } from './backtest.js';
+export { FillLog } from './fill-log.js';
 export type { FillLogOptions, FillWriteOutcome, FillWriter, RefusedFill } from './fill-log.js';
 export { PaperEngine } from './paper-engine.js';
 export type { PaperEngineOptions, PaperEngineState } from './paper-engine.js';

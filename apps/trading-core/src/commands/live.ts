@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { TradeError, type Tick } from '@trade/core';
 import { startBinanceTradeClient } from '@trade/exchange-binance';
 import { startBinanceSimulator, type BinanceSimulator } from '@trade/exchange-binance/sim';
-import { MarketDataService, lostRanges, type LostTickRange } from '@trade/market-data';
+import { lostRanges, startMarketDataService, type LostTickRange } from '@trade/market-data';
 import {
   startMetricsServer,
   startUptimeMonitor,
@@ -83,7 +83,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
     });
     resources.push({ name: 'cache', close: () => cache.close() });
 
-    const service = await MarketDataService.start({
+    const service = await startMarketDataService({
       repository: storage.ticks,
       cache: cache.cache,
       metrics,
@@ -94,7 +94,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
       writers: storage.tickWriters,
       maxBufferedTicks: config.maxBufferedTicks,
     });
-    resources.push({ name: 'market-data service', close: () => service.stop() });
+    resources.push({ name: 'market-data service', close: () => service.close() });
     // Ticks read from the exchange that the service could not take at stop (it was blocked).
     const notTaken: Tick[] = [];
     let stopping = false;
@@ -258,7 +258,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
     wake?.();
     await client.close();
     await pump;
-    const { lost: serviceLost } = await service.stop();
+    const { lost: serviceLost } = await service.close();
     const lost = mergeLost(serviceLost, lostRanges([notTaken]));
     const lostTicks = lost.reduce((sum, range) => sum + range.count, 0);
     // The ticks after each open gap were delivered, and lost ticks lie before newer stored

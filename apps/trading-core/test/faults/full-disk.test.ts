@@ -3,9 +3,10 @@ import { cp, mkdir, mkdtemp, readFile, readdir, rm, rmdir } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { TickSpool } from '@trade/market-data';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+// The spool's reader is internal to the package: read from its source.
+import { TickSpool } from '../../../../packages/market-data/src/tick-spool.js';
 import {
   EXACT,
   PG_HOST,
