@@ -23,11 +23,10 @@ import type { BinanceTradeClientOptions } from './client-options.js';
 export function startBinanceTradeClient(
   options: BinanceTradeClientOptions,
 ): Promise<BinanceTradeClient> {
-  try {
+  // A bad option rejects rather than throws: the caller awaits either way.
+  return Promise.resolve().then(() => {
     const client = new BinanceTradeClient(options);
     client.start();
-    return Promise.resolve(client);
-  } catch (error) {
-    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-  }
+    return client;
+  });
 }

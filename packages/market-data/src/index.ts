@@ -6,7 +6,7 @@ export type {
   MarketDataServiceStats,
   MarketDataStopResult,
   TickCacheWriter,
-} from './market-data-service.js';
+} from './market-data-service-types.js';
 export { lostRanges } from './lost-ranges.js';
 export type { LostTickRange } from './lost-ranges.js';
 export { TickRepository, isDataError } from './tick-repository.js';

@@ -17,14 +17,6 @@ import { TickBatcher } from './tick-batcher.js';
 import { TickChannel } from './tick-channel.js';
 import { TickSpool } from './tick-spool.js';
 
-export type {
-  MarketDataHealth,
-  MarketDataServiceOptions,
-  MarketDataServiceStats,
-  MarketDataStopResult,
-  TickCacheWriter,
-} from './market-data-service-types.js';
-
 /**
  * Takes ticks from any source and stores every one: a bounded channel
  * ({@link TickChannel}), a batcher (N ticks or T ms), the database writers

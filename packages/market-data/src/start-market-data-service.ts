@@ -1,5 +1,5 @@
 import { MarketDataService } from './market-data-service.js';
-import type { MarketDataServiceOptions } from './market-data-service.js';
+import type { MarketDataServiceOptions } from './market-data-service-types.js';
 
 /**
  * Opens the spool (replaying what an earlier run left there) and starts the
