@@ -98,6 +98,31 @@ describe('DiskQueue', () => {
     ]);
   });
 
+  it('retries a failed append at once when told the spool has room again, not after its backoff', async () => {
+    let full = true;
+    // A backoff far longer than the test: only the wake can let the append through.
+    const { disk, attempts, appended, progress, abort } = setup({
+      maxBufferedTicks: 2,
+      retry: { initialMs: 600_000, maxMs: 600_000 },
+      full: () => full,
+    });
+    const failed = progress.next();
+    const entry = disk.push(ticks(1, 2), undefined);
+    await failed;
+    expect(disk.health().blocked).toBe(true);
+    full = false;
+    disk.retryAppendNow();
+    await entry.settled;
+    expect(ids(attempts)).toEqual([
+      [1, 2],
+      [1, 2],
+    ]);
+    expect(ids(appended)).toEqual([[1, 2]]);
+    expect(disk.health().blocked).toBe(false);
+    abort.abort();
+    await disk.whenIdle();
+  });
+
   it('inserts the head straight from memory while its append is being retried', async () => {
     const { disk, inserted, progress, abort } = setup({ full: () => true });
     const failed = progress.next();

@@ -86,6 +86,8 @@ export class DiskQueue {
   #databaseFailedAtStop = false;
 
   readonly #spoolOutage = new Outage();
+  /** Ends the append loop's backoff wait early (the disk may have room again). */
+  #wakeAppend: (() => void) | undefined;
   #blockedSince: number | undefined;
   #spooled = 0;
   #spoolAppendFailures = 0;
@@ -323,8 +325,22 @@ export class DiskQueue {
         continue;
       }
       this.#progress.notify();
-      await sleep(backoff.next(), this.#signal);
+      const wake = new AbortController();
+      this.#wakeAppend = () => wake.abort();
+      await sleep(backoff.next(), AbortSignal.any([this.#signal, wake.signal]));
+      this.#wakeAppend = undefined;
     }
+  }
+
+  /**
+   * The spool gave room back (a replayed batch was acknowledged): a failed
+   * append is retried now, not after its backoff, so that ingest does not
+   * stay blocked behind a disk that has room again.
+   */
+  retryAppendNow(): void {
+    const wake = this.#wakeAppend;
+    this.#wakeAppend = undefined;
+    wake?.();
   }
 
   /** Closing, the disk refused `entry`: one insert, unless one failed already during close. */

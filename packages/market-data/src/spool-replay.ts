@@ -148,6 +148,7 @@ export class SpoolReplay {
       }
       await this.#spool.ack();
       this.#spill.disk.updateSpoolGauge();
+      this.#spill.disk.retryAppendNow();
       this.#replayed += ticks.length;
       if (this.#spool.isEmpty)
         this.#logger.info({ replayed: this.#replayed }, 'market-data: spool replayed');
