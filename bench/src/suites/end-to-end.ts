@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, statSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +43,10 @@ const SUSTAIN_RATE =
   process.env.BENCH_E2E_SUSTAIN_RATE === undefined || process.env.BENCH_E2E_SUSTAIN_RATE === 'max'
     ? 'max'
     : Number(process.env.BENCH_E2E_SUSTAIN_RATE);
+// Node flags for the app process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it.
+const APP_NODE_ARGS = (process.env.BENCH_E2E_APP_NODE_ARGS ?? '').split(' ').filter(Boolean);
+// A file the app's output is appended to (both runs), to read what it logged.
+const APP_LOG = process.env.BENCH_E2E_APP_LOG;
 const POLL_MS = 20;
 const SCRAPE_EVERY_MS = 250;
 
@@ -103,7 +107,7 @@ interface App {
 }
 
 async function startApp(sim: BinanceSimulator, dataDir: string): Promise<App> {
-  const child = spawn(process.execPath, [CLI, 'live', '--paper-trading'], {
+  const child = spawn(process.execPath, [...APP_NODE_ARGS, CLI, 'live', '--paper-trading'], {
     env: {
       ...process.env,
       SYMBOLS: SYMBOLS.join(','),
@@ -128,6 +132,11 @@ async function startApp(sim: BinanceSimulator, dataDir: string): Promise<App> {
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
+    if (APP_LOG) {
+      const log = createWriteStream(APP_LOG, { flags: 'a' });
+      child.stdout.pipe(log, { end: false });
+      child.stderr.pipe(log, { end: false });
+    }
     void exited.then((code) =>
       reject(new Error(`trading-core exited (${code}) before serving metrics: ${output}`)),
     );

@@ -106,3 +106,50 @@ describe('FillLog retries', () => {
     expect(writer.written).toHaveLength(1);
   });
 });
+
+describe('FillLog bound', () => {
+  it('drops no fill while a healthy writer is busy, however many arrive meanwhile', async () => {
+    const written: PaperFill[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let calls = 0;
+    const writer = {
+      async write(fills: readonly PaperFill[]): Promise<void> {
+        if (calls++ === 0) await held; // the first write takes its time
+        written.push(...fills);
+      },
+    };
+    const dropped: number[] = [];
+    const log = new FillLog({
+      writer,
+      maxBatch: 2,
+      maxPending: 5,
+      onDrop: (n) => dropped.push(n),
+    });
+    for (let i = 1; i <= 50; i++) log.add(fill(i));
+    expect(log.pending).toBeGreaterThan(5); // past maxPending, and kept
+    release();
+    await log.close();
+    expect(written.map((f) => f.timestamp)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    expect([log.droppedCount, dropped]).toEqual([0, []]);
+  });
+
+  it('keeps at most maxPending fills once a write has failed, dropping the oldest', async () => {
+    const writer = new FlakyWriter();
+    const log = new FillLog({
+      writer,
+      maxBatch: 2,
+      maxPending: 5,
+      retry: { initialMs: 60_000, jitter: 0 },
+    });
+    log.add(fill(1));
+    log.add(fill(2)); // full batch: written at once, and fails
+    await vi.waitFor(() => expect(writer.attempts).toHaveLength(1));
+    for (let i = 3; i <= 20; i++) log.add(fill(i));
+    expect(log.pending).toBe(5);
+    expect(log.droppedCount).toBe(15);
+    writer.failing = false;
+    await log.close();
+    expect(writer.written.map((f) => f.timestamp)).toEqual([16, 17, 18, 19, 20]);
+  });
+});

@@ -148,7 +148,8 @@ export class FillLog {
   /** Buffers `fill`; starts a write when the batch is full. Never waits. */
   add(fill: PaperFill): void {
     this.buffer.push(fill);
-    this.enforceBound();
+    // Bounded only while the writer fails: a writer that is merely busy loses nothing.
+    if (this.failing) this.enforceBound();
     if (this.buffer.length >= this.maxBatch && !this.failing) {
       if (this.queued) return;
       this.queued = true;

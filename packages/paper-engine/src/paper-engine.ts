@@ -7,7 +7,7 @@ import {
   type Tick,
 } from '@trade/core';
 import type { TradingMetrics } from '@trade/metrics';
-import { FillLog, type FillWriter } from './fill-log.js';
+import { FillLog, type FillLogOptions, type FillWriter } from './fill-log.js';
 import { plainDecimal } from './plain-decimal.js';
 import { Portfolio, type PortfolioOptions, type PortfolioSnapshot } from './portfolio.js';
 import type {
@@ -46,9 +46,10 @@ export interface PaperEngineOptions {
    * Batch bounds of the fill writer: `maxBatch` fills (100) or `maxDelayMs`
    * (1000); and `maxPending` (10,000), the most fills kept while the writer
    * fails, beyond which the oldest are dropped and counted in
-   * `trading_paper_fills_dropped_total`.
+   * `trading_paper_fills_dropped_total`; `retry`, the delays between
+   * attempts of a failed write (see {@link FillLogOptions.retry}).
    */
-  fillBatch?: { maxBatch?: number; maxDelayMs?: number; maxPending?: number };
+  fillBatch?: Pick<FillLogOptions, 'maxBatch' | 'maxDelayMs' | 'maxPending' | 'retry'>;
   logger?: Logger;
   /** Called with every fill after it is applied (synchronously, in the tick). */
   onFill?: (fill: PaperFill, executed: ExecutedFill) => void;
