@@ -15,6 +15,8 @@ export type {
   RoundTripStats,
 } from './portfolio.js';
 export type { PositionSizing } from './position-sizing.js';
+export { startPaperEngine } from './start-paper-engine.js';
+export type { StartPaperEngineOptions } from './start-paper-engine.js';
 export { rsiStrategy } from './rsi.js';
 export type { RsiOptions } from './rsi.js';
 export { smaCrossover } from './sma-crossover.js';

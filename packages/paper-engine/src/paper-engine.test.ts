@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { randomWalk, tick, ticksAt } from '../test/ticks.js';
 import { PaperEngine } from './paper-engine.js';
 import { smaCrossover } from './sma-crossover.js';
+import { startPaperEngine } from './start-paper-engine.js';
 import {
   HOLD,
   buySignal,
@@ -341,6 +342,22 @@ describe('PaperEngine', () => {
       engine.onTick(tick('BTCUSDT', 6, 13)); // crosses up at once: the averages are warm
       expect(fills.map((f) => f.side)).toEqual(['BUY']);
       expect(engine.state().ticksSkipped).toBe(1);
+    });
+
+    it('startPaperEngine warms the named symbols up before it resolves', async () => {
+      const recent = new MemoryRecent({ BTCUSDT: ticksAt('BTCUSDT', [10, 10, 10, 10, 10], 1) });
+      const fills: PaperFill[] = [];
+      const engine = await startPaperEngine({
+        strategy: smaCrossover({ fast: 2, slow: 3 }),
+        portfolio: flatPortfolio,
+        recentTicks: recent,
+        onFill: (f) => void fills.push(f),
+        warmUp: ['BTCUSDT'],
+      });
+      expect(recent.calls).toEqual([['BTCUSDT', 3]]);
+      engine.onTick(tick('BTCUSDT', 6, 13)); // crosses up at once: the averages are warm
+      expect(fills.map((f) => f.side)).toEqual(['BUY']);
+      await engine.close();
     });
 
     it('starts cold when the read fails', async () => {

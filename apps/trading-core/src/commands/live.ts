@@ -9,7 +9,7 @@ import {
   type MetricsServer,
   type TradingMetrics,
 } from '@trade/metrics';
-import { PaperEngine, strategyByName } from '@trade/paper-engine';
+import { startPaperEngine, strategyByName, type PaperEngine } from '@trade/paper-engine';
 import type { Logger } from 'pino';
 import { openCache, type AppCache } from '../cache.js';
 import type { LiveConfig } from '../config.js';
@@ -156,14 +156,14 @@ export async function runLive(options: LiveOptions): Promise<number> {
 
     let engine: PaperEngine | undefined;
     if (strategy) {
-      engine = new PaperEngine({
+      engine = await startPaperEngine({
         strategy,
         metrics,
         recentTicks: cache.cache,
         fillWriter: storage.paperTrades,
         logger: libraryLogger.child({ component: 'paper-engine' }),
+        warmUp: config.symbols,
       });
-      await engine.warmUp(config.symbols);
       const paper = engine;
       resources.push({ name: 'paper engine', close: () => paper.close() });
     }
