@@ -1,5 +1,5 @@
 import { ConfigError, TradeError, silentLogger, type Logger, type Tick } from '@trade/core';
-import { mkdir, open, readFile, readdir, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RejectedLog } from './rejected-log.js';
 import {
@@ -17,12 +17,11 @@ import {
   splitRecords,
   type RecordSlice,
 } from './spool-record.js';
+import { indexSegments, noteHighestIds, segmentName, type Segment } from './spool-segment.js';
 import type { RejectedTick } from './tick-repository.js';
 
 export { QUARANTINE_DIR } from './spool-quarantine.js';
 export type { CorruptSpoolRecord } from './spool-quarantine.js';
-
-const SEGMENT = /^ticks-(\d{12})\.spool$/;
 
 /** Options of {@link TickSpool.open}. */
 export interface TickSpoolOptions {
@@ -47,17 +46,6 @@ export interface TickSpoolOptions {
    * counts them in `trading_spool_corrupt_records_total`).
    */
   onCorruptRecord?: (record: CorruptSpoolRecord) => void;
-}
-
-interface Segment {
-  readonly seq: number;
-  readonly path: string;
-  /** Highest trade id per symbol among the segment's ticks. */
-  readonly highestIds: Map<string, number>;
-  /** Bytes of whole records in the file. */
-  bytes: number;
-  /** Ticks of its readable records not yet acknowledged. */
-  ticks: number;
 }
 
 interface ActiveSegment {
@@ -162,29 +150,8 @@ export class TickSpool {
       throw new ConfigError('rejectedFilesKept', rejectedFilesKept, 'a non-negative integer');
     }
     await mkdir(dir, { recursive: true });
-    const found = (await readdir(dir))
-      .map((name) => SEGMENT.exec(name))
-      .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => ({ seq: Number(m[1]), path: join(dir, m[0]) }))
-      .sort((a, b) => a.seq - b.seq);
-    const segments: Segment[] = [];
-    let tickCount = 0;
-    for (const { seq, path } of found) {
-      const bytes = await readFile(path);
-      if (bytes.length === 0) {
-        await unlink(path).catch(ignoreMissing);
-        continue;
-      }
-      const segment: Segment = { seq, path, highestIds: new Map(), bytes: bytes.length, ticks: 0 };
-      for (const record of splitRecords(bytes).records) {
-        const checked = checkRecord(record.bytes);
-        if (checked.problem) continue;
-        segment.ticks += checked.count;
-        noteHighestIds(segment.highestIds, checked.ticks ?? parseRecord(record.bytes) ?? []);
-      }
-      tickCount += segment.ticks;
-      segments.push(segment);
-    }
+    const segments = await indexSegments(dir);
+    const tickCount = segments.reduce((sum, segment) => sum + segment.ticks, 0);
     return new TickSpool(dir, segments, tickCount, options);
   }
 
@@ -403,14 +370,4 @@ export class TickSpool {
     this.#segments.splice(this.#segments.indexOf(reader.segment), 1);
     await syncDirectory(this.#dir);
   }
-}
-
-function noteHighestIds(highest: Map<string, number>, ticks: readonly Tick[]): void {
-  for (const { symbol, tradeId } of ticks) {
-    if (tradeId > (highest.get(symbol) ?? -Infinity)) highest.set(symbol, tradeId);
-  }
-}
-
-function segmentName(seq: number): string {
-  return `ticks-${String(seq).padStart(12, '0')}.spool`;
 }
