@@ -13,8 +13,10 @@ import { GapFiller } from './gap-filler.js';
 import { GapReport } from './gap-report.js';
 import type { FrameResult } from './parse-frame.js';
 import { RejectLog } from './reject-log.js';
+import { releaseHeldAtClose } from './release-held-at-close.js';
 import type { Connection } from './connection.js';
-import { ShardConnection, type ShardHost } from './shard-connection.js';
+import { ShardConnection } from './shard-connection.js';
+import type { ShardHost } from './shard-host.js';
 import { SymbolSequencer, type GivenUpIds } from './symbol-sequencer.js';
 
 interface SymbolSlot {
@@ -246,33 +248,13 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
     await Promise.all(closing);
   }
 
-  /**
-   * Nothing will fill the gaps now: the ticks behind them go to the consumer
-   * (so they are stored) and the gaps are reported instead of the ticks being lost.
-   */
+  /** Delivers the ticks held behind gaps and records the gaps left open ({@link releaseHeldAtClose}). */
   private releaseHeldAtClose(): void {
-    const gaps: OpenGap[] = [];
-    for (const slot of this.slots.values()) {
-      const seq = slot.sequencer;
-      for (const tick of seq.dropUnconfirmed()) {
-        this.reject(
-          'ahead_of_exchange',
-          `${slot.symbol} ${tick.tradeId}: not confirmed by the exchange before close`,
-        );
-      }
-      if (!seq.hasGap) continue;
-      const ranges = seq.missingRanges();
-      for (const range of ranges) {
-        gaps.push({ symbol: slot.symbol, ...range });
-        this.queue.push({ type: 'gap-open', symbol: slot.symbol, ...range });
-      }
-      const held = seq.held;
-      seq.releaseHeld();
-      this.options.logger.warn(
-        { symbol: slot.symbol, gaps: ranges, delivered: held },
-        'binance: closing with gaps REST has not filled: the ticks after them are delivered, the gaps reported (openGaps())',
-      );
-    }
+    const gaps = releaseHeldAtClose(this.slots.values(), {
+      logger: this.options.logger,
+      reject: (reason, detail) => this.reject(reason, detail),
+      emit: (event) => this.queue.push(event),
+    });
     this.gapsAtClose = gaps;
     this.options.metrics?.gapsOpen.set(gaps.length);
   }

@@ -1,3 +1,4 @@
+import type { Logger } from '@trade/core';
 import WebSocket from 'ws';
 import type { ResolvedClientOptions } from './client-options.js';
 import { ControlQueue } from './control-queue.js';
@@ -91,4 +92,19 @@ export function closeConnection(connection: Connection, reason: string): Promise
       ws.terminate();
     }
   });
+}
+
+/** Logs a refused upgrade (HTTP 429, 418...) of `connection` with the delay before the next attempt. */
+export function logRefusal(
+  logger: Logger,
+  shard: number,
+  connection: Connection,
+  retryInMs: number,
+): void {
+  if (!connection.refused) return;
+  const { status, retryAfterMs } = connection.refused;
+  logger.warn(
+    { shard, connection: connection.id, status, retryAfterMs, retryInMs },
+    `binance: connection refused (HTTP ${status}), next attempt in ${retryInMs} ms`,
+  );
 }

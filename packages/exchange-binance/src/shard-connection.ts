@@ -1,12 +1,13 @@
 import type { IncomingMessage } from 'node:http';
-import { Backoff, type TickRejectReason } from '@trade/core';
+import { Backoff } from '@trade/core';
 import WebSocket from 'ws';
 import type { BurstClock } from './burst-clock.js';
-import type { BinanceClientEvent, ConnectionState } from './client-events.js';
+import type { ConnectionState } from './client-events.js';
 import type { ResolvedClientOptions } from './client-options.js';
 import type { ConnectGate } from './connect-gate.js';
 import {
   closeConnection,
+  logRefusal,
   MAX_WS_PAYLOAD,
   nextRequestId,
   openConnection,
@@ -14,20 +15,7 @@ import {
 } from './connection.js';
 import type { FrameResult } from './parse-frame.js';
 import { parseRetryAfter } from './retry-after.js';
-
-/** What a {@link ShardConnection} tells the client it belongs to. */
-export interface ShardHost {
-  /** A frame arrived on `connection` at `at` (the burst's time). */
-  onFrame(connection: Connection, data: Buffer, at: number): void;
-  emit(event: BinanceClientEvent): void;
-  reject(reason: TickRejectReason, detail: string): void;
-  /** The shard is back after a disconnection: trades made meanwhile are missing. */
-  onReconnected(shard: ShardConnection): void;
-  /** A rotation's overlap ended: gaps seen meanwhile may be real. */
-  onRotationFinished(shard: ShardConnection): void;
-  /** A connection opened or closed: `wsConnectionStatus` may change. */
-  onStatusChange(): void;
-}
+import type { ShardHost } from './shard-host.js';
 
 /**
  * One shard's streams over WebSocket: connects and reconnects with backoff,
@@ -184,13 +172,13 @@ export class ShardConnection {
         { waitMs: wait },
         'binance: connection-attempt limit reached, waiting',
       );
-      this.reconnectTimer = setTimeout(() => this.connect(rotation), wait);
+      this.schedule(() => this.connect(rotation), wait);
       return;
     }
     // Another shard's refusal asked the whole IP to wait.
     const blocked = this.gate.blockedFor();
     if (blocked > 0) {
-      this.reconnectTimer = setTimeout(() => this.connect(rotation), blocked);
+      this.schedule(() => this.connect(rotation), blocked);
       return;
     }
     this.gate.record();
@@ -342,8 +330,8 @@ export class ShardConnection {
       // The replacement failed; the old connection keeps streaming. Try again later.
       this.incoming = undefined;
       const delay = this.reconnectDelay();
-      this.logRefusal(connection, delay);
-      this.reconnectTimer = setTimeout(() => this.rotate('retry'), delay);
+      logRefusal(this.options.logger, this.index, connection, delay);
+      this.schedule(() => this.rotate('retry'), delay);
       return;
     }
     if (this.current !== connection) return;
@@ -357,16 +345,19 @@ export class ShardConnection {
       return;
     }
     if (this.draining) {
-      // The new connection died during overlap: the old one carries on.
+      // The new connection died during overlap: the old one carries on, the
+      // gaps seen meanwhile are settled, and the rotation is tried again later.
       this.current = this.draining;
       this.draining = undefined;
       clearTimeout(this.overlapTimer);
       this.host.onStatusChange();
+      this.host.onRotationFinished(this);
+      this.schedule(() => this.rotate('retry'), this.reconnectDelay());
       return;
     }
     this.host.onStatusChange();
     const delay = this.reconnectDelay();
-    this.logRefusal(connection, delay);
+    logRefusal(this.options.logger, this.index, connection, delay);
     this.host.emit({
       type: 'connection',
       state: 'disconnected',
@@ -374,16 +365,13 @@ export class ShardConnection {
       reason,
       retryInMs: delay,
     });
-    this.reconnectTimer = setTimeout(() => this.connect(false), delay);
+    this.schedule(() => this.connect(false), delay);
   }
 
-  private logRefusal(connection: Connection, retryInMs: number): void {
-    if (!connection.refused) return;
-    const { status, retryAfterMs } = connection.refused;
-    this.options.logger.warn(
-      { shard: this.index, connection: connection.id, status, retryAfterMs, retryInMs },
-      `binance: connection refused (HTTP ${status}), next attempt in ${retryInMs} ms`,
-    );
+  /** The one pending reconnect or rotation attempt: a new one replaces it. */
+  private schedule(attempt: () => void, delayMs: number): void {
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(attempt, delayMs);
   }
 
   /** Opens a replacement before closing the current connection, so no trade is missed. */
