@@ -29,7 +29,8 @@ import { median, percentile, type BenchSuite, type Figure } from '../harness.js'
 // an upper bound of the app's own figure.
 
 const APP_DIR = fileURLToPath(new URL('../../../apps/trading-core/', import.meta.url));
-const CLI = join(APP_DIR, 'dist', 'cli.js');
+// The app to run: this checkout's build unless BENCH_E2E_CLI names another (to compare two trees on one simulator).
+const CLI = process.env.BENCH_E2E_CLI ?? join(APP_DIR, 'dist', 'cli.js');
 const SERVER_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const DATABASE = 'trade_e2e_bench';

@@ -146,8 +146,11 @@ export class SpoolReplay {
         this.#metrics?.batchRetries.inc();
         return false;
       }
-      await this.#spool.ack();
+      // ack() counts the batch off before it deletes a finished segment: the
+      // gauge follows at once, not after the unlink and the directory fsync.
+      const acked = this.#spool.ack();
       this.#spill.disk.updateSpoolGauge();
+      await acked;
       this.#spill.disk.retryAppendNow();
       this.#replayed += ticks.length;
       if (this.#spool.isEmpty)

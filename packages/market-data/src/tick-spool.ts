@@ -244,7 +244,11 @@ export class TickSpool {
     }
   }
 
-  /** Marks the batch last returned by {@link next} as stored. */
+  /**
+   * Marks the batch last returned by {@link next} as stored. It is counted
+   * off {@link tickCount} at once, before the returned promise settles (a
+   * finished segment is deleted meanwhile).
+   */
   async ack(): Promise<void> {
     const reader = this.#reader;
     if (!reader?.current) throw new TradeError('spool: ack without a batch read');
