@@ -98,6 +98,11 @@ describe('the metric catalogue against the specification', () => {
       'trading_paper_fills_dropped_total',
       'trading_paper_fills_refused_total',
       'trading_build_info',
+      'trading_bus_published_total',
+      'trading_bus_duplicates_total',
+      'trading_bus_publish_failures_total',
+      'trading_bus_consumer_pending',
+      'trading_bus_redeliveries_total',
     ]);
   });
 
@@ -114,6 +119,28 @@ describe('the metric catalogue against the specification', () => {
       'trading_ticks_rejected_total',
       'trading_errors_total',
       'trading_build_info',
+      'trading_bus_published_total',
+      'trading_bus_duplicates_total',
+      'trading_bus_publish_failures_total',
+      'trading_bus_consumer_pending',
+      'trading_bus_redeliveries_total',
     ]);
+  });
+});
+
+describe('the bus families', () => {
+  it('have the names, types and labels the bus contract names', () => {
+    const bus = definitions.filter((d) => d.group === 'bus');
+    expect(bus.map((d) => [d.name, d.type, d.labelNames])).toEqual([
+      ['trading_bus_published_total', 'counter', ['channel', 'symbol']],
+      ['trading_bus_duplicates_total', 'counter', ['channel', 'symbol']],
+      ['trading_bus_publish_failures_total', 'counter', ['reason']],
+      ['trading_bus_consumer_pending', 'gauge', ['consumer']],
+      ['trading_bus_redeliveries_total', 'counter', ['consumer']],
+    ]);
+    for (const definition of bus) {
+      expect(definition.origin).toBe('added');
+      expect(definition.help.length, definition.name).toBeGreaterThan(20);
+    }
   });
 });

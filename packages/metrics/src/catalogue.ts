@@ -3,7 +3,7 @@ export type MetricOrigin = 'spec' | 'added';
 
 /** The section of the catalogue a family belongs to. */
 export type MetricGroup =
-  'ticks' | 'batches' | 'cache' | 'database' | 'websocket' | 'paper' | 'system';
+  'ticks' | 'batches' | 'cache' | 'database' | 'websocket' | 'paper' | 'system' | 'bus';
 
 /** One metric family: its exposition name, type, help text, buckets and labels are a contract. */
 export interface MetricDefinition {
@@ -25,6 +25,30 @@ export const BATCH_INSERT_DURATION_BUCKETS = [
 export const PAPER_TICK_DURATION_BUCKETS = [
   0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5,
 ] as const;
+
+/**
+ * Why a publish to the bus got no acknowledgement from JetStream: the values
+ * of the `reason` label of `trading_bus_publish_failures_total`, each started
+ * at zero. A closed set keeps the label's cardinality bounded.
+ *
+ * - `timeout`: no answer in time (the server is gone, slow, or the
+ *   connection dropped with the publish in flight);
+ * - `no_responders`: nothing took the subject (no stream captures it, or
+ *   JetStream is not running yet);
+ * - `refused`: JetStream answered with an error (limits, wrong stream);
+ * - `connection_closed`: the connection was closed or draining;
+ * - `other`: anything else.
+ */
+export const BUS_PUBLISH_FAILURE_REASONS = [
+  'timeout',
+  'no_responders',
+  'refused',
+  'connection_closed',
+  'other',
+] as const;
+
+/** One of {@link BUS_PUBLISH_FAILURE_REASONS}. */
+export type BusPublishFailureReason = (typeof BUS_PUBLISH_FAILURE_REASONS)[number];
 
 /**
  * Every `trading_*` family, keyed by the handle name that
@@ -340,6 +364,48 @@ export const METRIC_CATALOGUE = {
     origin: 'added',
     labelNames: ['version'],
   },
+
+  // 8. Bus (NATS JetStream)
+  busPublished: {
+    name: 'trading_bus_published_total',
+    type: 'counter',
+    help: 'Total number of ticks JetStream acknowledged as new messages of the bus stream, by channel and symbol',
+    group: 'bus',
+    origin: 'added',
+    labelNames: ['channel', 'symbol'],
+  },
+  busDuplicates: {
+    name: 'trading_bus_duplicates_total',
+    type: 'counter',
+    help: 'Total number of ticks JetStream acknowledged as duplicates of a message it already held (same Nats-Msg-Id), by channel and symbol',
+    group: 'bus',
+    origin: 'added',
+    labelNames: ['channel', 'symbol'],
+  },
+  busPublishFailures: {
+    name: 'trading_bus_publish_failures_total',
+    type: 'counter',
+    help: 'Total number of publishes to the bus that JetStream did not acknowledge, by reason; their ticks wait in the spool',
+    group: 'bus',
+    origin: 'added',
+    labelNames: ['reason'],
+  },
+  busConsumerPending: {
+    name: 'trading_bus_consumer_pending',
+    type: 'gauge',
+    help: 'Messages of the stream not yet delivered to the durable consumer, as JetStream last reported',
+    group: 'bus',
+    origin: 'added',
+    labelNames: ['consumer'],
+  },
+  busRedeliveries: {
+    name: 'trading_bus_redeliveries_total',
+    type: 'counter',
+    help: 'Total number of messages a durable consumer received again after a nak or an expired ack wait',
+    group: 'bus',
+    origin: 'added',
+    labelNames: ['consumer'],
+  },
 } as const satisfies Record<string, MetricDefinition>;
 
 /** The handle names of {@link METRIC_CATALOGUE}, e.g. `ticksReceived`. */
@@ -357,4 +423,5 @@ export const DEFAULT_ERROR_COMPONENTS = [
   'cache',
   'paper-engine',
   'metrics',
+  'bus',
 ] as const;

@@ -1,7 +1,7 @@
 import { TICK_REJECT_REASONS } from '@trade/core';
 import { register as globalRegistry, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { METRIC_CATALOGUE } from './catalogue.js';
+import { BUS_PUBLISH_FAILURE_REASONS, METRIC_CATALOGUE } from './catalogue.js';
 import { createTradingMetrics } from './create-trading-metrics.js';
 
 describe('createTradingMetrics', () => {
@@ -70,6 +70,23 @@ describe('createTradingMetrics', () => {
     expect(text).toContain('trading_errors_total{component="database"} 0\n');
     expect(text).not.toContain('component="cache"');
     expect(text).toContain('trading_build_info{version="1.2.3"} 1\n');
+  });
+
+  it('starts every bus publish failure reason at zero and labels the bus families', async () => {
+    const metrics = createTradingMetrics({ registry: new Registry(), runtimeMetrics: false });
+    metrics.busPublished.inc({ channel: 'trade', symbol: 'BTCUSDT' }, 3);
+    metrics.busDuplicates.inc({ channel: 'trade', symbol: 'BTCUSDT' });
+    metrics.busConsumerPending.set({ consumer: 'store' }, 12);
+    metrics.busRedeliveries.inc({ consumer: 'store' }, 2);
+    const text = await metrics.registry.metrics();
+    for (const reason of BUS_PUBLISH_FAILURE_REASONS) {
+      expect(text).toContain(`trading_bus_publish_failures_total{reason="${reason}"} 0\n`);
+    }
+    expect(text).toContain('trading_bus_published_total{channel="trade",symbol="BTCUSDT"} 3\n');
+    expect(text).toContain('trading_bus_duplicates_total{channel="trade",symbol="BTCUSDT"} 1\n');
+    expect(text).toContain('trading_bus_consumer_pending{consumer="store"} 12\n');
+    expect(text).toContain('trading_bus_redeliveries_total{consumer="store"} 2\n');
+    expect(text).toContain('trading_errors_total{component="bus"} 0\n');
   });
 
   it('reports the age of the last exchange frame at scrape time', async () => {

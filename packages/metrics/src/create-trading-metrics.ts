@@ -1,6 +1,7 @@
 import { TICK_REJECT_REASONS } from '@trade/core';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import {
+  BUS_PUBLISH_FAILURE_REASONS,
   DEFAULT_ERROR_COMPONENTS,
   METRIC_CATALOGUE,
   type MetricDefinition,
@@ -69,6 +70,7 @@ export function createTradingMetrics(options: CreateTradingMetricsOptions): Trad
   const metrics = handles as unknown as TradingMetricHandles;
 
   for (const reason of TICK_REJECT_REASONS) metrics.ticksRejected.inc({ reason }, 0);
+  for (const reason of BUS_PUBLISH_FAILURE_REASONS) metrics.busPublishFailures.inc({ reason }, 0);
   for (const component of options.errorComponents ?? DEFAULT_ERROR_COMPONENTS) {
     metrics.errors.inc({ component }, 0);
   }

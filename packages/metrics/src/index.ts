@@ -1,10 +1,17 @@
 export {
   BATCH_INSERT_DURATION_BUCKETS,
+  BUS_PUBLISH_FAILURE_REASONS,
   DEFAULT_ERROR_COMPONENTS,
   METRIC_CATALOGUE,
   PAPER_TICK_DURATION_BUCKETS,
 } from './catalogue.js';
-export type { MetricDefinition, MetricGroup, MetricKey, MetricOrigin } from './catalogue.js';
+export type {
+  BusPublishFailureReason,
+  MetricDefinition,
+  MetricGroup,
+  MetricKey,
+  MetricOrigin,
+} from './catalogue.js';
 export { createTradingMetrics } from './create-trading-metrics.js';
 export type {
   CreateTradingMetricsOptions,

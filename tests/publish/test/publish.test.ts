@@ -214,8 +214,9 @@ describe('publishing every @trade package to a private registry', () => {
     if (work !== undefined) await rm(work, { recursive: true, force: true });
   });
 
-  it('has the five libraries to publish, each with a CHANGELOG, restricted access and a built dist', async () => {
+  it('has the six libraries to publish, each with a CHANGELOG, restricted access and a built dist', async () => {
     expect(libraries.map((l) => l.manifest.name)).toEqual([
+      '@trade/bus',
       '@trade/core',
       '@trade/exchange-binance',
       '@trade/market-data',

@@ -1,0 +1,111 @@
+import { TradeError, type Logger } from '@trade/core';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  JetStreamApiCodes,
+  type ConsumerInfo,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
+
+/** What {@link ensureDurableConsumer} creates when the consumer is missing. */
+export interface DurableConsumerConfig {
+  readonly stream: string;
+  readonly name: string;
+  /** Only messages on these subjects (one pattern; servers before 2.10 take no list). */
+  readonly filterSubject: string | undefined;
+  readonly ackWaitMs: number;
+  readonly maxAckPending: number;
+}
+
+const NANOS_PER_MS = 1_000_000;
+
+/**
+ * Creates the durable pull consumer if it is missing (explicit acks,
+ * delivering the whole stream), or takes the one that exists: several
+ * processes share it, and the first one's settings hold. One that is a
+ * push consumer or acks otherwise than one message at a time rejects with
+ * a `TradeError`; other differences are logged.
+ *
+ * @example
+ * ```ts
+ * const info = await ensureDurableConsumer(jsm, {
+ *   stream: 'TRADES', name: 'store', filterSubject: 'md.binance.trade.>',
+ *   ackWaitMs: 30_000, maxAckPending: 10_000,
+ * }, logger);
+ * ```
+ */
+export async function ensureDurableConsumer(
+  jsm: JetStreamManager,
+  config: DurableConsumerConfig,
+  logger: Logger,
+): Promise<ConsumerInfo> {
+  const existing = await consumerInfo(jsm, config);
+  if (existing) return checkExisting(existing, config, logger);
+  try {
+    const created = await jsm.consumers.add(config.stream, {
+      durable_name: config.name,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: config.ackWaitMs * NANOS_PER_MS,
+      max_ack_pending: config.maxAckPending,
+      ...(config.filterSubject === undefined ? {} : { filter_subject: config.filterSubject }),
+    });
+    logger.info(
+      { stream: config.stream, consumer: config.name, filterSubject: config.filterSubject },
+      'bus: durable consumer created',
+    );
+    return created;
+  } catch (error) {
+    // Another process created it meanwhile: share theirs.
+    const raced = await consumerInfo(jsm, config);
+    if (!raced) throw error;
+    return checkExisting(raced, config, logger);
+  }
+}
+
+async function consumerInfo(
+  jsm: JetStreamManager,
+  { stream, name }: DurableConsumerConfig,
+): Promise<ConsumerInfo | undefined> {
+  try {
+    return await jsm.consumers.info(stream, name);
+  } catch (error) {
+    if ((error as { code?: unknown } | null)?.code === JetStreamApiCodes.ConsumerNotFound) {
+      return undefined;
+    }
+    throw error;
+  }
+}
+
+function checkExisting(
+  info: ConsumerInfo,
+  wanted: DurableConsumerConfig,
+  logger: Logger,
+): ConsumerInfo {
+  const { config } = info;
+  if (config.deliver_subject !== undefined && config.deliver_subject !== '') {
+    throw new TradeError(
+      `bus: consumer ${wanted.name} of stream ${wanted.stream} is a push consumer; a pull consumer of that name is needed`,
+    );
+  }
+  if (config.ack_policy !== AckPolicy.Explicit) {
+    throw new TradeError(
+      `bus: consumer ${wanted.name} of stream ${wanted.stream} has ack policy ${config.ack_policy}; explicit acks are needed so that shared processes ack only what they stored`,
+    );
+  }
+  const ackWaitMs = (config.ack_wait ?? 0) / NANOS_PER_MS;
+  const filterSubject = config.filter_subject === '' ? undefined : config.filter_subject;
+  if (ackWaitMs !== wanted.ackWaitMs || filterSubject !== wanted.filterSubject) {
+    logger.warn(
+      {
+        consumer: wanted.name,
+        ackWaitMs,
+        filterSubject,
+        askedAckWaitMs: wanted.ackWaitMs,
+        askedFilterSubject: wanted.filterSubject,
+      },
+      'bus: the durable consumer exists with other settings; using them',
+    );
+  }
+  return info;
+}

@@ -1,0 +1,133 @@
+import type { Tick } from '@trade/core';
+import type { BusPublishFailureReason } from '@trade/metrics';
+
+/** How one publish ended: JetStream's ack, or why there was none. */
+export type PublishOutcome =
+  | { readonly ok: true; readonly duplicate: boolean }
+  | { readonly ok: false; readonly reason: BusPublishFailureReason; readonly error: unknown };
+
+/** Sends one tick to JetStream; resolves with its ack (`duplicate` said by the server). */
+export type SendTick = (tick: Tick) => Promise<{ duplicate: boolean }>;
+
+/** Told of every publish's end, `abandoned` when {@link PublishWindow.abandon} gave it up first. */
+export type OutcomeListener = (tick: Tick, outcome: PublishOutcome, abandoned: boolean) => void;
+
+interface Entry {
+  readonly tick: Tick;
+  settled: boolean;
+  abandoned: boolean;
+}
+
+/**
+ * The publishes under way, in the order they were sent. They all go over
+ * one connection, so JetStream stores them in that order: when one fails,
+ * the ones after it may have failed too, and none of them is known stored
+ * until its own ack. {@link abandon} hands back every tick still waiting
+ * for its ack, oldest first, for the caller to send again later (JetStream
+ * drops a repeat of a message id it holds).
+ *
+ * @example
+ * ```ts
+ * const window = new PublishWindow(send, (tick, outcome, abandoned) => count(outcome));
+ * while (window.size < 256 && queue.length > 0) window.publish(queue.shift()!);
+ * // the connection dropped:
+ * spool.append(window.abandon());
+ * ```
+ */
+export class PublishWindow {
+  readonly #send: SendTick;
+  readonly #listener: OutcomeListener;
+  #entries: Entry[] = [];
+  #head = 0;
+  #pending = 0;
+
+  constructor(send: SendTick, listener: OutcomeListener) {
+    this.#send = send;
+    this.#listener = listener;
+  }
+
+  /** Publishes waiting for their ack, those abandoned left out. */
+  get size(): number {
+    return this.#pending;
+  }
+
+  publish(tick: Tick): void {
+    const entry: Entry = { tick, settled: false, abandoned: false };
+    this.#entries.push(entry);
+    this.#pending += 1;
+    let sent: Promise<{ duplicate: boolean }>;
+    try {
+      sent = this.#send(tick);
+    } catch (error) {
+      sent = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    void sent.then(
+      (ack) => this.#settle(entry, { ok: true, duplicate: ack.duplicate }),
+      (error: unknown) =>
+        this.#settle(entry, { ok: false, reason: publishFailureReason(error), error }),
+    );
+  }
+
+  /**
+   * Gives up on every publish still waiting for its ack: their ticks,
+   * oldest first. Their outcomes still reach the listener, flagged
+   * `abandoned` (a late ack means the tick is stored after all).
+   */
+  abandon(): Tick[] {
+    const ticks: Tick[] = [];
+    for (let i = this.#head; i < this.#entries.length; i++) {
+      const entry = this.#entries[i]!;
+      if (entry.settled) continue;
+      entry.abandoned = true;
+      ticks.push(entry.tick);
+    }
+    this.#entries = [];
+    this.#head = 0;
+    this.#pending = 0;
+    return ticks;
+  }
+
+  #settle(entry: Entry, outcome: PublishOutcome): void {
+    entry.settled = true;
+    if (!entry.abandoned) {
+      this.#pending -= 1;
+      while (this.#head < this.#entries.length && this.#entries[this.#head]!.settled) {
+        this.#head += 1;
+      }
+      if (this.#head === this.#entries.length) {
+        this.#entries = [];
+        this.#head = 0;
+      }
+    }
+    this.#listener(entry.tick, outcome, entry.abandoned);
+  }
+}
+
+/**
+ * Sorts a publish error into a `reason` of `trading_bus_publish_failures_total`,
+ * by the error's name (the NATS client's classes may come from another copy).
+ */
+export function publishFailureReason(error: unknown): BusPublishFailureReason {
+  const name = error instanceof Error ? error.name : '';
+  const cause =
+    error instanceof Error ? (error.cause as { name?: unknown } | undefined) : undefined;
+  switch (name) {
+    case 'TimeoutError':
+      return 'timeout';
+    case 'JetStreamNotEnabled':
+    case 'NoResponders':
+      return 'no_responders';
+    case 'JetStreamApiError':
+    case 'JetStreamError':
+      return 'refused';
+    case 'ClosedConnectionError':
+    case 'DrainingConnectionError':
+      return 'connection_closed';
+    case 'RequestError':
+      if (cause?.name === 'NoResponders') return 'no_responders';
+      if (cause?.name === 'TimeoutError') return 'timeout';
+      return 'connection_closed';
+    default:
+      return 'other';
+  }
+}

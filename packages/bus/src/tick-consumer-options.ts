@@ -1,0 +1,132 @@
+import { ConfigError, type BackoffOptions, type Logger, type Tick } from '@trade/core';
+import type { TradingMetrics } from '@trade/metrics';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { DEFAULT_STREAM } from './stream.js';
+import type { BusRejectReason } from './tick-codec.js';
+import { positiveInteger } from './tick-publisher-options.js';
+
+/** The durable consumer's name unless told otherwise (`NATS_CONSUMER` in the app). */
+export const DEFAULT_CONSUMER = 'store';
+
+/** Options of {@link startTickConsumer}. */
+export interface TickConsumerOptions {
+  /** The connection to pull on; the consumer never closes it. */
+  nc: NatsConnection;
+  /**
+   * Takes one batch, oldest first; resolve once the ticks are safe (their
+   * rows committed or spooled). The batch's messages are acked then, and
+   * not before; a rejection has them delivered again after a delay. It
+   * should resolve within `ackWaitMs`, or JetStream hands the messages to
+   * another process meanwhile. A message may come more than once: store by
+   * (symbol, trade id).
+   */
+  handler: (ticks: Tick[]) => Promise<void>;
+  /** Default `TRADES`. */
+  stream?: string;
+  /** The durable pull consumer every process of this role shares. Default `store`. */
+  consumer?: string;
+  /**
+   * Only messages on this subject pattern, when the consumer is created.
+   * Default `md.binance.trade.>`: the stream may carry other channels.
+   */
+  filterSubject?: string;
+  /** Ticks per handler call at most. Default 500. */
+  batchSize?: number;
+  /** A batch goes to the handler once its first message has waited this long. Default 250 ms. */
+  maxWaitMs?: number;
+  /** How long JetStream waits for an ack before delivering a message again (when the consumer is created). Default 30,000 ms. */
+  ackWaitMs?: number;
+  /** Messages delivered and not yet acked, over every process, when the consumer is created. Default 10,000. */
+  maxAckPending?: number;
+  /** Delays after a batch the handler rejected (the nak delay, and the pause before the next batch). Default 1 s doubling up to 30 s. */
+  retry?: BackoffOptions;
+  /** Told of each message that is not a tick; it is terminated (never delivered again). */
+  onRejected?: (message: RejectedBusMessage) => void;
+  metrics?: TradingMetrics;
+  logger?: Logger;
+}
+
+/** A message of the stream that is not a tick. */
+export interface RejectedBusMessage {
+  readonly subject: string;
+  /** Its sequence in the stream. */
+  readonly seq: number;
+  readonly reason: BusRejectReason;
+  readonly message: string;
+  /** Its bytes as received. */
+  readonly data: Uint8Array;
+}
+
+/** Counters of a consumer since it started. */
+export interface TickConsumerStats {
+  /** Batches the handler took. */
+  readonly batches: number;
+  /** Ticks the handler took, their messages acked. */
+  readonly ticks: number;
+  /** Messages that came again (after a nak or an expired ack wait). */
+  readonly redelivered: number;
+  /** Batches the handler rejected, their messages nak'ed. */
+  readonly failedBatches: number;
+  /** Messages that were not ticks, terminated. */
+  readonly rejected: number;
+  /** Messages received but not handed over before close, nak'ed for another process. */
+  readonly returned: number;
+  /** Messages of the stream not yet delivered to the consumer, as JetStream last said. */
+  readonly pending: number;
+}
+
+/** The options with their defaults, checked. */
+export interface ResolvedConsumerOptions {
+  readonly nc: NatsConnection;
+  readonly handler: (ticks: Tick[]) => Promise<void>;
+  readonly stream: string;
+  readonly consumer: string;
+  readonly filterSubject: string;
+  readonly batchSize: number;
+  readonly maxWaitMs: number;
+  readonly ackWaitMs: number;
+  readonly maxAckPending: number;
+  readonly retry: BackoffOptions;
+  readonly onRejected: ((message: RejectedBusMessage) => void) | undefined;
+  readonly metrics: TradingMetrics | undefined;
+  readonly logger: Logger | undefined;
+}
+
+const NAME = /^[^.*>\s]{1,255}$/;
+
+/** Fills in the defaults; throws a `ConfigError` naming the first bad option. */
+export function resolveConsumerOptions(options: TickConsumerOptions): ResolvedConsumerOptions {
+  if (typeof (options.nc as Partial<NatsConnection> | undefined)?.status !== 'function') {
+    throw new ConfigError('nc', options.nc, 'a NatsConnection');
+  }
+  if (typeof options.handler !== 'function') {
+    throw new ConfigError('handler', options.handler, 'a function taking a batch of ticks');
+  }
+  const stream = options.stream ?? DEFAULT_STREAM;
+  if (!NAME.test(stream)) {
+    throw new ConfigError('stream', stream, 'a stream name without dots, wildcards or spaces');
+  }
+  const consumer = options.consumer ?? DEFAULT_CONSUMER;
+  if (!NAME.test(consumer)) {
+    throw new ConfigError('consumer', consumer, 'a name without dots, wildcards or spaces');
+  }
+  const filterSubject = options.filterSubject ?? 'md.binance.trade.>';
+  if (filterSubject.trim() === '' || /\s/.test(filterSubject)) {
+    throw new ConfigError('filterSubject', filterSubject, 'a subject pattern');
+  }
+  return {
+    nc: options.nc,
+    handler: options.handler,
+    stream,
+    consumer,
+    filterSubject,
+    batchSize: positiveInteger(options.batchSize ?? 500, 'batchSize'),
+    maxWaitMs: positiveInteger(options.maxWaitMs ?? 250, 'maxWaitMs'),
+    ackWaitMs: positiveInteger(options.ackWaitMs ?? 30_000, 'ackWaitMs'),
+    maxAckPending: positiveInteger(options.maxAckPending ?? 10_000, 'maxAckPending'),
+    retry: options.retry ?? { initialMs: 1_000, maxMs: 30_000 },
+    onRejected: options.onRejected,
+    metrics: options.metrics,
+    logger: options.logger,
+  };
+}

@@ -1,0 +1,297 @@
+import { Backoff, silentLogger, type Logger, type Tick } from '@trade/core';
+import { jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { ensureDurableConsumer } from './ensure-consumer.js';
+import { Progress } from './progress.js';
+import { parseSubject } from './subjects.js';
+import { decodeTick, type DecodedTick } from './tick-codec.js';
+import {
+  resolveConsumerOptions,
+  type ResolvedConsumerOptions,
+  type TickConsumerOptions,
+  type TickConsumerStats,
+} from './tick-consumer-options.js';
+
+// How long close() waits for the server to confirm it has the last acks.
+const FLUSH_TIMEOUT_MS = 5_000;
+
+/**
+ * Pulls ticks from a durable JetStream consumer in batches and hands each
+ * batch to the handler; its messages are acked once the handler resolved,
+ * and nak'ed with a delay (so delivered again) when it rejects. Any number
+ * of processes may pull from the same durable consumer: JetStream gives
+ * each message to one of them at a time.
+ *
+ * At most `batchSize` messages wait in memory besides the batch in hand;
+ * a message that is not a tick is reported and terminated.
+ *
+ * @example
+ * ```ts
+ * const consumer = await startTickConsumer({ nc, handler: (ticks) => store(ticks), metrics });
+ * // on SIGTERM:
+ * await consumer.close();
+ * ```
+ */
+export class TickConsumer {
+  readonly #o: ResolvedConsumerOptions;
+  readonly #logger: Logger;
+  readonly #buffer: JsMsg[] = [];
+  /** When the oldest buffered message arrived. */
+  #bufferSince = 0;
+  /** Told when a message arrives, or closing. */
+  readonly #arrived = new Progress();
+  /** Told when the batcher took a batch, or closing. */
+  readonly #taken = new Progress();
+  /** Told when a wait after a failure should end: closing. */
+  readonly #alarm = new Progress();
+  #messages: ConsumerMessages | undefined;
+  #reading: Promise<void> = Promise.resolve();
+  #batching: Promise<void> = Promise.resolve();
+  #closing = false;
+  #closePromise: Promise<TickConsumerStats> | undefined;
+  #batches = 0;
+  #ticks = 0;
+  #redelivered = 0;
+  #failedBatches = 0;
+  #rejected = 0;
+  #returned = 0;
+  #pending = 0;
+
+  /** Use {@link startTickConsumer}. */
+  constructor(options: TickConsumerOptions) {
+    this.#o = resolveConsumerOptions(options);
+    this.#logger = this.#o.logger ?? silentLogger;
+  }
+
+  /** The durable consumer's name. */
+  get name(): string {
+    return this.#o.consumer;
+  }
+
+  /** Ensures the durable consumer and starts pulling. */
+  async start(): Promise<void> {
+    this.#o.metrics?.busRedeliveries.inc({ consumer: this.#o.consumer }, 0);
+    this.#messages = await this.#consume();
+    this.#reading = this.#read();
+    this.#batching = this.#batch();
+  }
+
+  /** Counters since the start. */
+  stats(): TickConsumerStats {
+    return {
+      batches: this.#batches,
+      ticks: this.#ticks,
+      redelivered: this.#redelivered,
+      failedBatches: this.#failedBatches,
+      rejected: this.#rejected,
+      returned: this.#returned,
+      pending: this.#pending,
+    };
+  }
+
+  /**
+   * Stops pulling, lets the batch in hand finish (acked once the handler
+   * resolves), hands the messages received but not yet handed over back to
+   * JetStream for another process, and resolves once the server has the
+   * acks. The connection stays open.
+   */
+  close(): Promise<TickConsumerStats> {
+    this.#closePromise ??= this.#shutdown();
+    return this.#closePromise;
+  }
+
+  async #shutdown(): Promise<TickConsumerStats> {
+    this.#closing = true;
+    this.#arrived.notify();
+    this.#taken.notify();
+    this.#alarm.notify();
+    const stopped = this.#messages?.close();
+    await this.#batching;
+    this.#giveBack(this.#buffer.splice(0));
+    await this.#reading;
+    await stopped;
+    await flush(this.#o.nc);
+    return this.stats();
+  }
+
+  async #consume(): Promise<ConsumerMessages> {
+    const { nc, stream, consumer, filterSubject, ackWaitMs, maxAckPending, batchSize } = this.#o;
+    const jsm = await jetstreamManager(nc);
+    const info = await ensureDurableConsumer(
+      jsm,
+      { stream, name: consumer, filterSubject, ackWaitMs, maxAckPending },
+      this.#logger,
+    );
+    this.#setPending(info.num_pending);
+    const pull = await jsm.jetstream().consumers.get(stream, consumer);
+    return pull.consume({ max_messages: batchSize });
+  }
+
+  /** Moves messages into the buffer, pausing while it holds a full batch. */
+  async #read(): Promise<void> {
+    const backoff = new Backoff(this.#o.retry);
+    while (this.#messages) {
+      try {
+        for await (const msg of this.#messages) {
+          if (this.#closing) {
+            this.#giveBack([msg]);
+            continue;
+          }
+          if (this.#buffer.length === 0) this.#bufferSince = Date.now();
+          this.#buffer.push(msg);
+          this.#arrived.notify();
+          while (!this.#closing && this.#buffer.length >= this.#o.batchSize) {
+            await this.#taken.next();
+          }
+        }
+      } catch (error) {
+        this.#logger.warn({ err: error, consumer: this.#o.consumer }, 'bus: pulling failed');
+      }
+      if (this.#closing) return;
+      // The pull ended without close (consumer deleted, connection closed): start again.
+      this.#messages = undefined;
+      while (!this.#closing && !this.#messages) {
+        await this.#alarm.next(backoff.next());
+        if (this.#closing) return;
+        this.#messages = await this.#consume().catch((error: unknown) => {
+          this.#logger.warn({ err: error, consumer: this.#o.consumer }, 'bus: cannot pull yet');
+          return undefined;
+        });
+        if (this.#closing) await this.#messages?.close();
+      }
+    }
+  }
+
+  /** Hands the buffer over in batches of `batchSize`, or when its oldest message waited `maxWaitMs`. */
+  async #batch(): Promise<void> {
+    const { batchSize, maxWaitMs } = this.#o;
+    const backoff = new Backoff(this.#o.retry);
+    for (;;) {
+      while (!this.#closing && this.#buffer.length === 0) await this.#arrived.next();
+      while (!this.#closing && this.#buffer.length < batchSize) {
+        const left = this.#bufferSince + maxWaitMs - Date.now();
+        if (left <= 0) break;
+        await this.#arrived.next(left);
+      }
+      if (this.#closing) return;
+      const batch = this.#buffer.splice(0, batchSize);
+      this.#bufferSince = Date.now();
+      this.#taken.notify();
+      const failed = await this.#handle(batch);
+      if (failed.length === 0) {
+        backoff.reset();
+        continue;
+      }
+      // Delivered again after the delay; this process pauses as long.
+      const delayMs = backoff.next();
+      this.#reply(failed, (msg) => msg.nak(delayMs));
+      await this.#alarm.next(delayMs);
+    }
+  }
+
+  /**
+   * Acks, naks or terms each message. On a closed connection that throws:
+   * JetStream then delivers the messages again after the ack wait.
+   */
+  #reply(messages: readonly JsMsg[], reply: (msg: JsMsg) => void): void {
+    try {
+      for (const msg of messages) reply(msg);
+    } catch (error) {
+      this.#logger.warn({ err: error, consumer: this.#o.consumer }, 'bus: cannot answer JetStream');
+    }
+  }
+
+  /** One batch through the handler: acks it, or returns the messages to deliver again. */
+  async #handle(batch: readonly JsMsg[]): Promise<JsMsg[]> {
+    const { metrics, consumer, handler } = this.#o;
+    const ticks: Tick[] = [];
+    const taken: JsMsg[] = [];
+    let redelivered = 0;
+    for (const msg of batch) {
+      if (msg.redelivered) redelivered += 1;
+      const decoded = decodeMessage(msg);
+      if (decoded.ok) {
+        ticks.push(decoded.tick);
+        taken.push(msg);
+      } else {
+        this.#reject(msg, decoded);
+      }
+    }
+    if (redelivered > 0) {
+      this.#redelivered += redelivered;
+      metrics?.busRedeliveries.inc({ consumer }, redelivered);
+    }
+    this.#setPending(batch.at(-1)!.info.pending);
+    if (ticks.length === 0) return [];
+    try {
+      await handler(ticks);
+    } catch (error) {
+      this.#failedBatches += 1;
+      this.#logger.error(
+        { err: error, consumer, ticks: ticks.length },
+        'bus: handler failed; the batch will be delivered again',
+      );
+      metrics?.errors.inc({ component: 'bus' });
+      return taken;
+    }
+    this.#reply(taken, (msg) => msg.ack());
+    this.#batches += 1;
+    this.#ticks += ticks.length;
+    return [];
+  }
+
+  #reject(msg: JsMsg, decoded: Extract<DecodedTick, { ok: false }>): void {
+    this.#rejected += 1;
+    this.#reply([msg], (m) => m.term());
+    this.#logger.error(
+      { subject: msg.subject, seq: msg.seq, reason: decoded.reason, problem: decoded.message },
+      'bus: message is not a tick; terminated',
+    );
+    this.#o.metrics?.errors.inc({ component: 'bus' });
+    try {
+      this.#o.onRejected?.({
+        subject: msg.subject,
+        seq: msg.seq,
+        reason: decoded.reason,
+        message: decoded.message,
+        data: msg.data,
+      });
+    } catch (error) {
+      this.#logger.error({ err: error }, 'bus: onRejected threw');
+    }
+  }
+
+  /** Nak'ed without delay: another process takes them at once. */
+  #giveBack(messages: readonly JsMsg[]): void {
+    this.#reply(messages, (msg) => msg.nak());
+    this.#returned += messages.length;
+  }
+
+  #setPending(pending: number): void {
+    this.#pending = pending;
+    this.#o.metrics?.busConsumerPending.set({ consumer: this.#o.consumer }, pending);
+  }
+}
+
+function decodeMessage(msg: JsMsg): DecodedTick {
+  const decoded = decodeTick(msg.data);
+  if (!decoded.ok) return decoded;
+  const subject = parseSubject(msg.subject);
+  if (subject?.symbol !== decoded.tick.symbol) {
+    return {
+      ok: false,
+      reason: 'symbol_mismatch',
+      message: `a ${decoded.tick.symbol} tick on ${msg.subject}`,
+    };
+  }
+  return decoded;
+}
+
+async function flush(nc: ResolvedConsumerOptions['nc']): Promise<void> {
+  if (nc.isClosed()) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    nc.flush().catch(() => undefined),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, FLUSH_TIMEOUT_MS))),
+  ]);
+  clearTimeout(timer);
+}
