@@ -1,5 +1,5 @@
 /** The commands `trading-core` knows. */
-export const COMMANDS = new Set(['live', 'sim', 'migrate', 'backtest']);
+export const COMMANDS = new Set(['live', 'sim', 'migrate', 'backtest', 'store', 'collect']);
 
 /**
  * The arguments as the CLI reads them: every literal `--` dropped (`pnpm start -- live`

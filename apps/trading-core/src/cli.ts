@@ -9,6 +9,9 @@ import { runBacktestCommand } from './commands/backtest.js';
 import { runLive } from './commands/live.js';
 import { runMigrate } from './commands/migrate.js';
 import { runSim } from './commands/sim.js';
+import { runStore } from './commands/store.js';
+import { runCollect } from './commands/collect.js';
+import { readBusConfig, readStoreConfig } from './bus-config.js';
 import {
   checkDataDir,
   readLiveConfig,
@@ -42,6 +45,7 @@ const OPTIONS = {
   from: { type: 'string' },
   to: { type: 'string' },
   json: { type: 'boolean' },
+  nats: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 /** Which flags each command accepts; any other is refused by name. */
@@ -50,6 +54,8 @@ const ACCEPTS: Readonly<Record<string, readonly (keyof typeof OPTIONS)[]>> = {
   sim: ['port', 'host', 'rate', 'symbols', 'seed'],
   migrate: [],
   backtest: ['strategy', 'symbol', 'from', 'to', 'json'],
+  store: ['nats'],
+  collect: ['nats', 'symbols', 'sim', 'sim-rate', 'exchange-url'],
 };
 
 class UsageError extends TradeError {}
@@ -137,6 +143,38 @@ async function main(argv: string[]): Promise<number> {
         stopSignal: shutdown.requested,
       });
       return 0;
+    }
+    case 'store': {
+      const config = readStoreConfig(process.env, { nats: values.nats });
+      return withDataDir(config.dataDir, true, () =>
+        runStore({
+          config,
+          metrics,
+          logger,
+          libraryLogger,
+          stopSignal: shutdown.requested,
+          stopRequested: shutdown.signal,
+        }),
+      );
+    }
+    case 'collect': {
+      const bus = readBusConfig(process.env, { nats: values.nats });
+      const config = readLiveConfig(process.env, {
+        symbols: values.symbols,
+        exchangeUrl: values['exchange-url'],
+      });
+      return withDataDir(config.dataDir, true, () =>
+        runCollect({
+          config,
+          bus,
+          metrics,
+          logger,
+          libraryLogger,
+          sim: values.sim ?? false,
+          simRate: readRate(values['sim-rate'], '--sim-rate', 20),
+          stopSignal: shutdown.requested,
+        }),
+      );
     }
     case 'migrate': {
       const config = readLiveConfig(process.env);

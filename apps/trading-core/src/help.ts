@@ -9,6 +9,8 @@ Commands:
   sim        serve a Binance-protocol simulator (stream + REST) on loopback
   migrate    apply the database migrations and exit
   backtest   replay stored ticks through a strategy and print a summary
+  collect    publish the Binance trade stream to the NATS JetStream bus
+  store      write the ticks of the NATS JetStream bus to PostgreSQL and the cache
 
 Run \`trading-core <command> --help\` for a command's options.
 \`pnpm start\` runs \`live --paper-trading\`; \`pnpm start -- --sim\` adds the simulator.
@@ -68,5 +70,48 @@ embedded PGlite under DATA_DIR when it is unset, and exits.
   --json            print the summary as JSON
 
 Reads DATABASE_URL (or the embedded PGlite under DATA_DIR).
+`,
+  collect: `Usage: trading-core collect [--nats URL] [--symbols A,B] [--exchange-url URL] [--sim] [--sim-rate N|max]
+
+Publishes each trade of the exchange streams to the JetStream stream (subject
+md.binance.trade.<SYMBOL>, header Nats-Msg-Id binance:trade:<SYMBOL>:<id>),
+creating the stream if missing; each symbol resumes after the last trade in
+the stream, gaps backfilled over REST. Ticks JetStream does not ack wait in
+DATA_DIR/bus-spool and are published once it does. Any number of collectors
+may run for the same symbols: the stream keeps one copy of each trade.
+SIGTERM publishes (or spools) what was received and exits 0.
+
+  --nats URL            NATS server(s), comma-separated (or NATS_URL)
+  --symbols A,B         symbols to follow (or SYMBOLS)
+  --exchange-url URL    exchange stream base URL (or BINANCE_WS_URL)
+  --sim                 stream from the built-in simulator on loopback (logs say SIMULATED)
+  --sim-rate N|max      simulator trades per second per symbol (default 20)
+
+Environment: NATS_URL (required unless --nats), NATS_STREAM (default TRADES),
+SYMBOLS, BINANCE_WS_URL, BINANCE_REST_URL, RESUME_MAX_TRADES, DATA_DIR (the
+spool, default ./data), METRICS_HOST, METRICS_PORT (/ready: exchange connected
+and bus reachable), LOG_LEVEL.
+`,
+  store: `Usage: trading-core store [--nats URL]
+
+Pulls ticks from the JetStream stream as a durable consumer and writes them
+to PostgreSQL and the cache, in batches; a batch is acked once its rows are
+committed (or spooled under DATA_DIR). Any number of store processes share
+the consumer, each taking a share of the messages. SIGTERM finishes and acks
+the batch in hand, flushes, and exits 0.
+
+  --nats URL        NATS server(s), comma-separated (or NATS_URL)
+
+Environment:
+  NATS_URL           required unless --nats: nats://host:4222, a comma list for a cluster
+  NATS_STREAM        the stream (default TRADES; created if missing)
+  NATS_CONSUMER      the durable consumer the writers share (default store)
+  DATABASE_URL       PostgreSQL URL (required)
+  REDIS_URL          Redis URL; unset: in-process memory cache
+  DATA_DIR           the durable spool of ticks the database did not take yet (default ./data)
+  MAX_BUFFERED_TICKS ticks held in memory while the disk and the database both refuse them
+  METRICS_HOST       metrics exporter interface (default 0.0.0.0)
+  METRICS_PORT       metrics exporter port (default 9090); /ready: bus and database reachable
+  LOG_LEVEL          pino level (default info)
 `,
 };

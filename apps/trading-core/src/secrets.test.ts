@@ -43,4 +43,10 @@ describe('Scrubber', () => {
     expect(new Scrubber([]).isEmpty).toBe(true);
     expect(new Scrubber(['abc']).scrub('abc abc')).toBe('abc abc');
   });
+
+  it('finds the password of each server of a comma list (NATS_URL)', () => {
+    const found = passwordsIn({ NATS_URL: 'nats://a:pw-one-1@h1:4222,nats://b:pw-two-2@h2:4222' });
+    expect(found).toContain('pw-one-1');
+    expect(found).toContain('pw-two-2');
+  });
 });

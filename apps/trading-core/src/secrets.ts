@@ -91,7 +91,11 @@ export function passwordsIn(
       .map(([, value]) => value),
     ...extra,
   ];
-  return values.filter((value): value is string => value !== undefined).flatMap(urlPasswords);
+  // A comma list (NATS_URL names one server per item) holds one password per URL.
+  return values
+    .filter((value): value is string => value !== undefined)
+    .flatMap((value) => [value, ...(value.includes(',') ? value.split(',') : [])])
+    .flatMap(urlPasswords);
 }
 
 /** A writable that scrubs each chunk before handing it on (a pino destination). */

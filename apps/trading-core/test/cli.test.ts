@@ -34,6 +34,19 @@ describe('trading-core CLI', () => {
       {},
       '--from: expected an ISO 8601 time',
     ],
+    [['store'], { NATS_URL: undefined }, 'NATS_URL: expected a nats:// URL'],
+    [['collect', '--sim'], { NATS_URL: undefined }, 'NATS_URL: expected a nats:// URL'],
+    [
+      ['store'],
+      { NATS_URL: 'nats://u:hunter2@127.0.0.1:4222', DATABASE_URL: undefined },
+      'DATABASE_URL: expected a postgres:// URL',
+    ],
+    [
+      ['store', '--nats', 'http://u:hunter2@127.0.0.1:4222'],
+      {},
+      '--nats: expected a nats:// URL, or a comma-separated list of them (one per server), got "http://u:***@127.0.0.1:4222"',
+    ],
+    [['store'], { NATS_URL: 'nats://127.0.0.1:4222', NATS_STREAM: 'a.b' }, 'NATS_STREAM: expected'],
     [
       ['live'],
       { DATABASE_URL: 'mysql://u:hunter2@db/x' },
@@ -62,7 +75,7 @@ describe('trading-core CLI', () => {
     const run = launch(['--help']);
     expect(await run.exited).toBe(0);
     expect(run.output().stdout).toContain('Usage: trading-core <command> [options]');
-    for (const command of ['live', 'sim', 'migrate', 'backtest']) {
+    for (const command of ['live', 'sim', 'migrate', 'backtest', 'store', 'collect']) {
       const help = launch([command, '--help']);
       expect(await help.exited).toBe(0);
       expect(help.output().stdout).toContain(`Usage: trading-core ${command}`);

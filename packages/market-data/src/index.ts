@@ -29,6 +29,9 @@ export type {
 export { TickCache } from './tick-cache.js';
 export type { TickCacheOptions } from './tick-cache.js';
 export { QUARANTINE_DIR } from './spool-quarantine.js';
+export { openTickSpool } from './open-tick-spool.js';
+export type { OpenTickSpoolOptions } from './open-tick-spool.js';
+export type { TickSpool } from './tick-spool.js';
 export { migrateToLatest } from './migrations.js';
 export type { MigrateOptions } from './migrations.js';
 export { createPgliteDb, createPostgresDb } from './postgres.js';

@@ -1,24 +1,17 @@
-import { join } from 'node:path';
-import { TradeError, type Tick } from '@trade/core';
-import { startBinanceTradeClient } from '@trade/exchange-binance';
-import { startBinanceSimulator, type BinanceSimulator } from '@trade/exchange-binance/sim';
-import { lostRanges, startMarketDataService, type LostTickRange } from '@trade/market-data';
-import {
-  startMetricsServer,
-  startUptimeMonitor,
-  type MetricsServer,
-  type TradingMetrics,
-} from '@trade/metrics';
+import type { Tick } from '@trade/core';
+import { lostRanges, type LostTickRange } from '@trade/market-data';
+import { startUptimeMonitor, type MetricsServer, type TradingMetrics } from '@trade/metrics';
 import { startPaperEngine, strategyByName, type PaperEngine } from '@trade/paper-engine';
 import type { Logger } from 'pino';
-import { openCache, type AppCache } from '../cache.js';
 import type { LiveConfig } from '../config.js';
 import { gapReadiness } from '../gap-readiness.js';
+import { openIngest } from '../ingest.js';
+import { exchangeEndpoints, startExchangeClient } from '../exchange-endpoints.js';
+import { closeAll, type Resource } from '../resources.js';
+import { listenOrExplain } from '../listen.js';
 import { loadOpenGaps, resumeBeforeGaps, saveOpenGaps } from '../open-gaps-file.js';
-import { openStorage, type Storage } from '../storage.js';
 
 // A batch of 5,000 rows takes ~20 ms; one taking this long is retried or spooled.
-const STATEMENT_TIMEOUT_MS = 30_000;
 
 /** What `live` needs from the CLI. */
 export interface LiveOptions {
@@ -53,46 +46,18 @@ export async function runLive(options: LiveOptions): Promise<number> {
   const strategy = options.paperTrading
     ? strategyByName(options.strategy, {}, '--strategy')
     : undefined;
-  const resources: { name: string; close: () => Promise<unknown> }[] = [];
-  const closeAll = async () => {
-    for (const { name, close } of resources.splice(0).reverse()) {
-      await close().catch((error: unknown) =>
-        logger.error({ err: error, resource: name }, `closing ${name} failed`),
-      );
-    }
-  };
+  const resources: Resource[] = [];
 
   try {
     const uptime = startUptimeMonitor({ gauge: metrics.uptimeSeconds });
     resources.push({ name: 'uptime monitor', close: () => uptime.close() });
 
-    const storage: Storage = await openStorage({
-      databaseUrl: config.databaseUrl,
-      dataDir: config.dataDir,
+    const { storage, cache, service } = await openIngest({
+      config,
       metrics,
-      logger: libraryLogger.child({ component: 'database' }),
-      statementTimeoutMs: STATEMENT_TIMEOUT_MS,
-      ...(options.stopRequested ? { signal: options.stopRequested } : {}),
-    });
-    resources.push({ name: 'database', close: () => storage.close() });
-
-    const cache: AppCache = openCache({
-      redisUrl: config.redisUrl,
-      metrics,
-      logger: libraryLogger.child({ component: 'cache' }),
-    });
-    resources.push({ name: 'cache', close: () => cache.close() });
-
-    const service = await startMarketDataService({
-      repository: storage.ticks,
-      cache: cache.cache,
-      metrics,
-      logger: libraryLogger.child({ component: 'market-data' }),
-      spoolDir: join(config.dataDir, 'spool'),
-      // At 20k ticks/s a 250 ms window alone puts p99 receipt-to-commit near 300 ms.
-      flushIntervalMs: 100,
-      writers: storage.tickWriters,
-      maxBufferedTicks: config.maxBufferedTicks,
+      libraryLogger,
+      resources,
+      stopRequested: options.stopRequested,
     });
     resources.push({ name: 'market-data service', close: () => service.close() });
     // Ticks read from the exchange that the service could not take at stop (it was blocked).
@@ -123,28 +88,15 @@ export async function runLive(options: LiveOptions): Promise<number> {
       if (config.symbols.includes(symbol) && id > (stored.get(symbol) ?? -1))
         stored.set(symbol, id);
     }
-    // A restarted simulator must not reuse trade ids already stored: it continues after them,
-    // and, being a fresh exchange, has nothing to backfill.
-    let exchangeUrl = config.exchangeUrl;
-    let restUrl = config.restUrl;
-    if (options.sim) {
-      const sim: BinanceSimulator = await startBinanceSimulator({
-        host: '127.0.0.1',
-        port: 0,
-        symbols: config.symbols,
-        rate: options.simRate,
-        seed: Date.now() % 2 ** 31,
-        ...(stored.size > 0 ? { firstTradeId: Math.max(...stored.values()) + 1 } : {}),
-        logger: libraryLogger.child({ component: 'simulator' }),
-      });
-      resources.push({ name: 'simulator', close: () => sim.close() });
-      exchangeUrl = sim.url;
-      restUrl = sim.restUrl;
-      logger.warn(
-        { exchange: exchangeUrl, rate: options.simRate },
-        'SIMULATED exchange: trades come from the built-in Binance simulator on loopback, not from Binance',
-      );
-    }
+    const endpoints = await exchangeEndpoints({
+      config,
+      sim: options.sim,
+      simRate: options.simRate,
+      resume: stored,
+      logger,
+      libraryLogger,
+      resources,
+    });
     // Gaps an earlier run stopped with: resume before them, so they are fetched again.
     const recordedGaps = await loadOpenGaps(config.dataDir, logger);
     if (recordedGaps.length > 0) {
@@ -169,16 +121,14 @@ export async function runLive(options: LiveOptions): Promise<number> {
     }
 
     // Its events wait in its queue until the pump below reads them.
-    const client = await startBinanceTradeClient({
-      url: exchangeUrl,
-      restUrl,
-      symbols: config.symbols,
-      metrics,
-      logger: libraryLogger.child({ component: 'exchange' }),
+    const client = await startExchangeClient({
+      config,
+      endpoints,
       resumeFrom,
-      maxResumeTrades: config.resumeMaxTrades,
+      metrics,
+      libraryLogger,
+      resources,
     });
-    resources.push({ name: 'exchange client', close: () => client.close() });
 
     let connected = false;
     let pipelineError: string | undefined;
@@ -207,7 +157,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
     logger.info(
       {
         symbols: config.symbols,
-        exchange: exchangeUrl,
+        exchange: endpoints.exchangeUrl,
         database: storage.description,
         cache: cache.description,
         paperTrading: strategy ? options.strategy : false,
@@ -287,7 +237,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
         `${lostTicks} ticks could be neither stored nor spooled (the database and the disk both failed); the next start fetches them again over REST`,
       );
     }
-    await closeAll();
+    await closeAll(resources, logger);
     const stats = service.stats();
     // The last trade id taken from the exchange per symbol: everything up to it is stored or
     // spooled, except the lost ranges.
@@ -297,20 +247,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
     );
     return lostTicks > 0 || !recorded ? 1 : 0;
   } finally {
-    await closeAll();
-  }
-}
-
-/** Starts the exporter; a failure to listen names the settings to change. */
-async function listenOrExplain(
-  at: LiveConfig['metrics'],
-  options: Omit<Parameters<typeof startMetricsServer>[0], 'host' | 'port'>,
-): Promise<MetricsServer> {
-  try {
-    return await startMetricsServer({ ...options, host: at.host, port: at.port });
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new TradeError(`METRICS_HOST/METRICS_PORT: ${reason}`, { cause: error });
+    await closeAll(resources, logger);
   }
 }
 

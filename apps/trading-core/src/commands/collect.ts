@@ -1,0 +1,177 @@
+import { join } from 'node:path';
+import type { Tick } from '@trade/core';
+import { lastTradeIds, startTickPublisher, type TickPublisher } from '@trade/bus';
+import { openTickSpool } from '@trade/market-data';
+import { startUptimeMonitor, type TradingMetrics } from '@trade/metrics';
+import type { Logger } from 'pino';
+import type { BusConfig } from '../bus-config.js';
+import type { LiveConfig } from '../config.js';
+import { exchangeEndpoints, startExchangeClient } from '../exchange-endpoints.js';
+import { closeAll, type Resource } from '../resources.js';
+import { listenOrExplain } from '../listen.js';
+import { connectBus, openTradeStream } from '../nats.js';
+
+/** What `collect` needs from the CLI. */
+export interface CollectOptions {
+  readonly config: LiveConfig;
+  readonly bus: BusConfig;
+  readonly metrics: TradingMetrics;
+  readonly logger: Logger;
+  readonly libraryLogger: Logger;
+  /** Start the built-in simulator on loopback and stream from it. */
+  readonly sim: boolean;
+  readonly simRate: number | 'max';
+  readonly stopSignal: Promise<void>;
+}
+
+/**
+ * The collector of the bus: the exchange's trade streams -> JetStream, each
+ * tick with its `Nats-Msg-Id`, so any number of collectors leave one copy.
+ * Each symbol resumes after the last trade in the stream (or in this
+ * collector's spool, `DATA_DIR/bus-spool`, when it is newer), the gap
+ * backfilled over REST as in `live`. On stop: the exchange stream closes,
+ * every tick received is published or spooled, exit 0 (1 when some could be
+ * neither).
+ */
+export async function runCollect(options: CollectOptions): Promise<number> {
+  const { config, bus: busConfig, metrics, logger, libraryLogger } = options;
+  const resources: Resource[] = [];
+  try {
+    const uptime = startUptimeMonitor({ gauge: metrics.uptimeSeconds });
+    resources.push({ name: 'uptime monitor', close: () => uptime.close() });
+    const bus = await connectBus(busConfig, 'trading-core collect', logger);
+    resources.push({ name: 'NATS connection', close: () => bus.close() });
+    await openTradeStream(bus, busConfig.stream, logger, libraryLogger);
+    const spoolDir = join(config.dataDir, 'bus-spool');
+    const spool = await openTickSpool(spoolDir, {
+      logger: libraryLogger.child({ component: 'bus-spool' }),
+      onCorruptRecord: () => metrics.spoolCorruptRecords.inc(),
+    });
+    resources.push({ name: 'bus spool', close: () => spool.close() });
+
+    // After the last trade in the stream, or in the spool (a crash during an outage).
+    const resume = await lastTradeIds(bus.jsm, busConfig.stream, config.symbols);
+    for (const [symbol, id] of spool.highestTradeIds()) {
+      if (config.symbols.includes(symbol) && id > (resume.get(symbol) ?? -1))
+        resume.set(symbol, id);
+    }
+    const endpoints = await exchangeEndpoints({
+      config,
+      sim: options.sim,
+      simRate: options.simRate,
+      resume: resume,
+      logger,
+      libraryLogger,
+      resources,
+    });
+    const resumeFrom = options.sim ? {} : Object.fromEntries(resume);
+
+    const publisher = await startTickPublisher({
+      nc: bus.nc,
+      spool,
+      stream: busConfig.stream,
+      metrics,
+      logger: libraryLogger.child({ component: 'bus' }),
+    });
+    resources.push({ name: 'publisher', close: () => publisher.close() });
+    const client = await startExchangeClient({
+      config,
+      endpoints,
+      resumeFrom,
+      metrics,
+      libraryLogger,
+      resources,
+    });
+
+    let connected = false;
+    const server = await listenOrExplain(config.metrics, {
+      registry: metrics.registry,
+      ready: {
+        exchange: () => ({ ok: connected, reason: 'not connected to the exchange' }),
+        bus: () => {
+          const health = publisher.health();
+          return {
+            ok: health.connected && !health.blocked,
+            reason: `bus: ${health.reason ?? (health.connected ? 'blocked' : 'not connected')}`,
+          };
+        },
+      },
+      onError: (error) =>
+        logger.child({ component: 'metrics' }).error({ err: error }, 'metrics collection failed'),
+    });
+    resources.push({ name: 'metrics server', close: () => server.close() });
+    logger.info(
+      {
+        symbols: config.symbols,
+        exchange: endpoints.exchangeUrl,
+        nats: busConfig.description,
+        stream: busConfig.stream,
+        spool: spoolDir,
+        resumeFrom,
+        metrics: `${server.url}/metrics`,
+      },
+      `metrics served on ${server.url}/metrics (listening on ${server.host}:${server.port})`,
+    );
+
+    const notTaken: Tick[] = [];
+    let stopping = false;
+    const pump = (async () => {
+      for await (const event of client) {
+        if (event.type === 'tick') {
+          if (!(await offer(publisher, event.tick, () => stopping))) notTaken.push(event.tick);
+        } else if (event.type === 'connection') {
+          connected = event.state === 'open' || event.state === 'rotating';
+          logger.info({ shard: event.shard, reason: event.reason }, `exchange ${event.state}`);
+        } else if (event.type === 'gap') {
+          logger.child({ component: 'exchange' }).info(
+            {
+              symbol: event.symbol,
+              fromId: event.fromId,
+              toId: event.toId,
+              missed: event.missed,
+            },
+            'gap in trade ids handled',
+          );
+        }
+      }
+    })();
+    pump.catch((error: unknown) => logger.error({ err: error }, 'the tick pipeline stopped'));
+    await Promise.race([options.stopSignal, pump]);
+    logger.info('stopping: closing the exchange stream, then publishing or spooling every tick');
+    stopping = true;
+    await client.close();
+    await pump.catch(() => undefined);
+    const result = await publisher.close();
+    const lost = result.lost.length + notTaken.length;
+    if (lost > 0) {
+      logger.error({ lost }, 'ticks could be neither published nor spooled');
+    }
+    await closeAll(resources, logger);
+    logger.info(
+      {
+        published: result.published,
+        duplicates: result.duplicates,
+        spooled: result.spooled,
+        leftInSpool: result.leftInSpool,
+        lost,
+        readUpTo: client.positions(),
+      },
+      'stopped',
+    );
+    return lost > 0 ? 1 : 0;
+  } finally {
+    await closeAll(resources, logger);
+  }
+}
+
+/** Offers a tick, waiting while the publisher holds too many; false when it refused it at stop. */
+async function offer(publisher: TickPublisher, tick: Tick, stopping: () => boolean) {
+  while (!publisher.offer(tick)) {
+    if (stopping()) return false;
+    await Promise.race([
+      publisher.whenWritable(),
+      new Promise((resolve) => setTimeout(resolve, 1_000).unref()),
+    ]);
+  }
+  return true;
+}
