@@ -18,12 +18,12 @@ describe('ops/prometheus', () => {
   it('has a valid scrape config that loads the alert rules', async () => {
     const { stdout } = await run(promtool, ['check', 'config', ops('prometheus/prometheus.yml')]);
     expect(stdout).toContain('is valid prometheus config file syntax');
-    expect(stdout).toContain('SUCCESS: 11 rules found');
+    expect(stdout).toContain('SUCCESS: 14 rules found');
   });
 
   it('passes `promtool check rules`', async () => {
     const { stdout } = await run(promtool, ['check', 'rules', ops('prometheus/alerts.yml')]);
-    expect(stdout).toContain('SUCCESS: 11 rules found');
+    expect(stdout).toContain('SUCCESS: 14 rules found');
   });
 
   it('passes `promtool test rules`, which covers every alert firing and not firing', async () => {
@@ -32,7 +32,7 @@ describe('ops/prometheus', () => {
     const rules = readFileSync(ops('prometheus/alerts.yml'), 'utf8');
     const tests = readFileSync(ops('prometheus/alerts.test.yml'), 'utf8');
     const alerts = [...rules.matchAll(/- alert: (\w+)/g)].map((m) => m[1]!);
-    expect(alerts).toHaveLength(11);
+    expect(alerts).toHaveLength(14);
     for (const alert of alerts) {
       const cases = [
         ...tests.matchAll(new RegExp(`alertname: ${alert}\\n\\s+exp_alerts:(.*)`, 'g')),
