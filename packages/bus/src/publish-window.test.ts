@@ -1,17 +1,7 @@
-import { createTick, type Tick } from '@trade/core';
+import type { Tick } from '@trade/core';
 import { describe, expect, it } from 'vitest';
+import { tick } from '../test/helpers/unit-ticks.js';
 import { PublishWindow, publishFailureReason, type PublishOutcome } from './publish-window.js';
-
-const tick = (id: number): Tick =>
-  createTick({
-    symbol: 'BTCUSDT',
-    tradeId: id,
-    price: '1.5',
-    quantity: '2',
-    isBuyerMaker: false,
-    tradeTime: 1_700_000_000_000,
-    receiveTime: 1_700_000_000_000,
-  });
 
 /** A send whose acks the test gives, one tick at a time. */
 function fakeSend() {

@@ -1,19 +1,6 @@
-import { createTick, type Tick } from '@trade/core';
 import { describe, expect, it } from 'vitest';
+import { tick, ticks } from '../test/helpers/unit-ticks.js';
 import { SpoolFeeder, type BusSpool } from './spool-feeder.js';
-
-const tick = (id: number): Tick =>
-  createTick({
-    symbol: 'BTCUSDT',
-    tradeId: id,
-    price: '1.5',
-    quantity: '2',
-    isBuyerMaker: false,
-    tradeTime: 1_700_000_000_000,
-    receiveTime: 1_700_000_000_000,
-  });
-const ticks = (from: number, count: number) =>
-  Array.from({ length: count }, (_, i) => tick(from + i));
 
 /** Appends that succeed or fail as told, recorded by tick id. */
 function fakeSpool() {

@@ -1,19 +1,9 @@
-import { createTick, silentLogger, type Tick } from '@trade/core';
+import { silentLogger } from '@trade/core';
 import { describe, expect, it } from 'vitest';
+import { tick } from '../test/helpers/unit-ticks.js';
 import { Progress } from './progress.js';
 import type { BusSpool } from './spool-feeder.js';
 import { SpoolReplayer, type SpoolReplayerOptions } from './spool-replayer.js';
-
-const tick = (id: number): Tick =>
-  createTick({
-    symbol: 'BTCUSDT',
-    tradeId: id,
-    price: '1.5',
-    quantity: '2',
-    isBuyerMaker: false,
-    tradeTime: 1_700_000_000_000,
-    receiveTime: 1_700_000_000_000,
-  });
 
 /** A spool holding `batches`; `next()` gives nothing while `hidden` (an append under way). */
 function fakeSpool(batches: number[][]) {
