@@ -1,5 +1,5 @@
 import { silentLogger } from '@trade/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BinanceTradeClient } from '../src/index.js';
 import { startBinanceSimulator, type BinanceSimulator, MALFORMED_KINDS } from '../src/sim.js';
 import {
@@ -529,7 +529,13 @@ describe('bounded memory behind a gap (maxHeldTrades)', () => {
       .truth('ETHUSDT')
       .slice(-30)
       .map((t) => t.id);
-    sim.generate(101, 'ETHUSDT');
+    // One trade behind the gap first: REST is asked, and fails, before the bound is reached
+    // (all 101 at once could pass the bound before the first request went out).
+    sim.generate(1, 'ETHUSDT');
+    await vi.waitFor(() => expect(h.client.stats().restErrors).toBeGreaterThan(0), {
+      timeout: 10_000,
+    });
+    sim.generate(100, 'ETHUSDT');
     await waitCaughtUp(h, sim);
     const stats = h.client.stats();
     expect(stats).toMatchObject({ tradesMissed: 30, heldTrades: 0, peakHeldTrades: 100 });
