@@ -61,6 +61,23 @@ describe('PublishWindow', () => {
     ]);
   });
 
+  it('hands back a failed publish with those waiting, in the order sent: a failure is never stored', async () => {
+    const { send, waiting } = fakeSend();
+    const outcomes: [number, boolean, boolean][] = [];
+    const window = new PublishWindow(send, (t, o, a) => outcomes.push([t.tradeId, o.ok, a]));
+    for (const id of [1, 2, 3, 4]) window.publish(tick(id));
+    waiting.get(1)!.resolve({ duplicate: false });
+    waiting.get(2)!.reject(named('NoResponders'));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(window.size).toBe(2);
+    expect(outcomes).toEqual([
+      [1, true, false],
+      [2, false, false],
+    ]);
+    expect(window.abandon().map((t) => t.tradeId)).toEqual([2, 3, 4]);
+    expect(window.abandon()).toEqual([]);
+  });
+
   it('sorts failures into the reasons of trading_bus_publish_failures_total', () => {
     expect(publishFailureReason(named('TimeoutError'))).toBe('timeout');
     expect(publishFailureReason(named('JetStreamNotEnabled'))).toBe('no_responders');

@@ -15,6 +15,8 @@ export type OutcomeListener = (tick: Tick, outcome: PublishOutcome, abandoned: b
 interface Entry {
   readonly tick: Tick;
   settled: boolean;
+  /** Settled without an ack: not stored, so it stays until {@link PublishWindow.abandon} hands it back. */
+  failed: boolean;
   abandoned: boolean;
 }
 
@@ -22,9 +24,9 @@ interface Entry {
  * The publishes under way, in the order they were sent. They all go over
  * one connection, so JetStream stores them in that order: when one fails,
  * the ones after it may have failed too, and none of them is known stored
- * until its own ack. {@link abandon} hands back every tick still waiting
- * for its ack, oldest first, for the caller to send again later (JetStream
- * drops a repeat of a message id it holds).
+ * until its own ack. {@link abandon} hands back every tick not acked, the
+ * failed ones included, oldest first, for the caller to send again later
+ * (JetStream drops a repeat of a message id it holds).
  *
  * @example
  * ```ts
@@ -52,7 +54,7 @@ export class PublishWindow {
   }
 
   publish(tick: Tick): void {
-    const entry: Entry = { tick, settled: false, abandoned: false };
+    const entry: Entry = { tick, settled: false, failed: false, abandoned: false };
     this.#entries.push(entry);
     this.#pending += 1;
     let sent: Promise<{ duplicate: boolean }>;
@@ -69,15 +71,16 @@ export class PublishWindow {
   }
 
   /**
-   * Gives up on every publish still waiting for its ack: their ticks,
-   * oldest first. Their outcomes still reach the listener, flagged
-   * `abandoned` (a late ack means the tick is stored after all).
+   * Gives up on every publish not acked: those still waiting for their ack
+   * and those that failed, their ticks oldest first. The outcomes of the
+   * waiting ones still reach the listener, flagged `abandoned` (a late ack
+   * means the tick is stored after all).
    */
   abandon(): Tick[] {
     const ticks: Tick[] = [];
     for (let i = this.#head; i < this.#entries.length; i++) {
       const entry = this.#entries[i]!;
-      if (entry.settled) continue;
+      if (entry.settled && !entry.failed) continue;
       entry.abandoned = true;
       ticks.push(entry.tick);
     }
@@ -91,7 +94,11 @@ export class PublishWindow {
     entry.settled = true;
     if (!entry.abandoned) {
       this.#pending -= 1;
-      while (this.#head < this.#entries.length && this.#entries[this.#head]!.settled) {
+      entry.failed = !outcome.ok;
+      // A failed entry holds the head: its tick is handed back by abandon(), in its place.
+      while (this.#head < this.#entries.length) {
+        const head = this.#entries[this.#head]!;
+        if (!head.settled || head.failed) break;
         this.#head += 1;
       }
       if (this.#head === this.#entries.length) {

@@ -196,6 +196,55 @@ describe('startTickPublisher', () => {
     ).toBeGreaterThanOrEqual(4);
   });
 
+  it('JetStream refusing publishes while the connection stays up: the refused tick and those after it go to the spool, each ends in the stream once, in order', async () => {
+    const ticks = interleave(makeTicks('ADAUSDT', 1, 3_000), makeTicks('XRPUSDT', 500, 3_000));
+    const spool = new MemorySpool();
+    const metrics = testMetrics();
+    const publisher = await startTickPublisher({
+      nc: await connection(),
+      spool,
+      metrics,
+      maxInFlight: 16,
+      retry: { initialMs: 50, maxMs: 200 },
+    });
+    publishers.push(publisher);
+    const info = await jsm.streams.info('TRADES');
+
+    let offered = 0;
+    const offerSome = async (until: number) => {
+      while (offered < until) {
+        for (let i = 0; i < 20 && offered < until; i++) {
+          if (!publisher.offer(ticks[offered]!)) throw new Error('offer refused');
+          offered += 1;
+        }
+        await sleep(2);
+      }
+    };
+    await offerSome(2_000);
+    // The stream stops capturing the bus's subjects (a stream leader lost in a cluster
+    // answers the same way): every publish in flight fails with no responders.
+    await jsm.streams.update('TRADES', { ...info.config, subjects: ['md.elsewhere.>'] });
+    await offerSome(4_000);
+    await eventually(() => publisher.health().spooling, 'the publisher to spool');
+    await jsm.streams.update('TRADES', info.config);
+    await offerSome(ticks.length);
+    await publisher.whenIdle();
+
+    const stored = await readStream(nc, 'TRADES');
+    expect(new Set(stored.map((s) => tickKey(s.tick))).size).toBe(stored.length);
+    const storedBySymbol = bySymbol(stored.map((s) => s.tick));
+    for (const [symbol, offeredTicks] of bySymbol(ticks)) {
+      expect(storedBySymbol.get(symbol), symbol).toEqual(offeredTicks);
+    }
+    expect(spool.isEmpty).toBe(true);
+    expect(publisher.stats().spooled).toBeGreaterThan(0);
+    expect(
+      await metricValue(metrics, 'trading_bus_publish_failures_total', {
+        reason: 'no_responders',
+      }),
+    ).toBeGreaterThan(0);
+  });
+
   it('a publisher closed during an outage leaves its ticks in the spool, and the next one publishes them first', async () => {
     const ticks = makeTicks('SOLUSDT', 1, 300);
     const conn = await connection();
