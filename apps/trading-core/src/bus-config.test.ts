@@ -8,13 +8,19 @@ describe('readBusConfig', () => {
       description: 'nats://a:4222,nats://u:***@b:4222',
       stream: 'TRADES',
       consumer: 'store',
+      replicas: 1,
     });
     expect(
       readBusConfig(
-        { NATS_URL: 'nats://ignored:1', NATS_STREAM: 'T2', NATS_CONSUMER: 'w-1' },
+        {
+          NATS_URL: 'nats://ignored:1',
+          NATS_STREAM: 'T2',
+          NATS_CONSUMER: 'w-1',
+          NATS_REPLICAS: '3',
+        },
         { nats: 'tls://h:4443' },
       ),
-    ).toMatchObject({ servers: ['tls://h:4443'], stream: 'T2', consumer: 'w-1' });
+    ).toMatchObject({ servers: ['tls://h:4443'], stream: 'T2', consumer: 'w-1', replicas: 3 });
   });
 
   it.each([
@@ -24,6 +30,16 @@ describe('readBusConfig', () => {
     [{ NATS_URL: 'redis://u:pw-9931@a' }, 'got "redis://u:***@a"'],
     [{ NATS_URL: 'nats://a', NATS_STREAM: 'md.trades' }, 'NATS_STREAM: expected a name'],
     [{ NATS_URL: 'nats://a', NATS_CONSUMER: '' }, 'NATS_CONSUMER: expected a name'],
+    [
+      { NATS_URL: 'nats://a', NATS_REPLICAS: '0' },
+      'NATS_REPLICAS: expected an integer from 1 to 5',
+    ],
+    [
+      { NATS_URL: 'nats://a', NATS_REPLICAS: '6' },
+      'NATS_REPLICAS: expected an integer from 1 to 5',
+    ],
+    [{ NATS_URL: 'nats://a', NATS_REPLICAS: '2.5' }, 'NATS_REPLICAS'],
+    [{ NATS_URL: 'nats://a', NATS_REPLICAS: '' }, 'NATS_REPLICAS'],
   ])('%j fails naming the setting', (env, message) => {
     expect(() => readBusConfig(env)).toThrow(message);
   });

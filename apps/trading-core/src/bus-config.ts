@@ -14,6 +14,8 @@ export interface BusConfig {
   readonly stream: string;
   /** The durable consumer of the writers. */
   readonly consumer: string;
+  /** Copies of each message when this process creates the stream (`NATS_REPLICAS`, 1-5). */
+  readonly replicas: number;
 }
 
 /** Everything `store` needs: the bus, and the storage settings `live` reads. */
@@ -27,8 +29,8 @@ const PROTOCOLS = ['nats:', 'tls:'];
 const NAME = /^[A-Za-z0-9_-]{1,255}$/;
 
 /**
- * Reads `NATS_URL` (or the `--nats` flag), `NATS_STREAM` and
- * `NATS_CONSUMER`. A missing or bad value throws a ConfigError naming it.
+ * Reads `NATS_URL` (or the `--nats` flag), `NATS_STREAM`, `NATS_CONSUMER`
+ * and `NATS_REPLICAS`. A missing or bad value throws a ConfigError naming it.
  */
 export function readBusConfig(env: Env, flags: { nats?: string | undefined } = {}): BusConfig {
   const [name, raw] =
@@ -44,6 +46,7 @@ export function readBusConfig(env: Env, flags: { nats?: string | undefined } = {
     description: parts.map(redactUrl).join(','),
     stream: readName(env, 'NATS_STREAM', DEFAULT_STREAM),
     consumer: readName(env, 'NATS_CONSUMER', DEFAULT_CONSUMER),
+    replicas: readReplicas(env),
   };
 }
 
@@ -77,4 +80,21 @@ function readName(env: Env, name: string, fallback: string): string {
     throw new ConfigError(name, raw, 'a name of letters, digits, - and _');
   }
   return raw.trim();
+}
+
+// JetStream keeps at most 5 copies of a stream's messages.
+const MAX_REPLICAS = 5;
+
+function readReplicas(env: Env): number {
+  const raw = env.NATS_REPLICAS;
+  if (raw === undefined) return 1;
+  const replicas = Number(raw.trim());
+  if (raw.trim() === '' || !Number.isInteger(replicas) || replicas < 1 || replicas > MAX_REPLICAS) {
+    throw new ConfigError(
+      'NATS_REPLICAS',
+      raw,
+      `an integer from 1 to ${MAX_REPLICAS} (copies of each message in a JetStream cluster)`,
+    );
+  }
+  return replicas;
 }

@@ -8,6 +8,8 @@ import type { BusConfig } from './bus-config.js';
 
 /** The app's connection to NATS and its JetStream manager. */
 export interface Bus {
+  /** The settings it was opened with. */
+  readonly config: BusConfig;
   readonly nc: NatsConnection;
   readonly jsm: JetStreamManager;
   /**
@@ -49,6 +51,7 @@ export async function connectBus(config: BusConfig, name: string, logger: Logger
   logger.info({ nats: config.description, server: nc.getServer() }, 'connected to NATS');
   let last: { at: number; result: Promise<void> } | undefined;
   return {
+    config,
     nc,
     jsm,
     ping() {
@@ -84,7 +87,10 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** Creates the trade stream `name` if missing (or checks the one there) and logs which. */
+/**
+ * Creates the trade stream `name` if missing, with the replicas of
+ * `NATS_REPLICAS` (or checks the one there), and logs which.
+ */
 export async function openTradeStream(
   bus: Bus,
   name: string,
@@ -93,10 +99,23 @@ export async function openTradeStream(
 ): Promise<void> {
   const stream = await ensureTradeStream(bus.jsm, {
     name,
+    replicas: bus.config.replicas,
     logger: libraryLogger.child({ component: 'bus' }),
   });
+  const replicas = stream.info.config.num_replicas;
+  if (!stream.created && replicas !== bus.config.replicas) {
+    logger.warn(
+      { stream: stream.name, replicas, NATS_REPLICAS: bus.config.replicas },
+      `stream ${stream.name} has ${replicas} replica(s), not the ${bus.config.replicas} of NATS_REPLICAS: NATS_REPLICAS applies only when a process creates the stream`,
+    );
+  }
   logger.info(
-    { stream: stream.name, created: stream.created, messages: stream.info.state.messages },
+    {
+      stream: stream.name,
+      created: stream.created,
+      replicas,
+      messages: stream.info.state.messages,
+    },
     stream.created ? 'stream created' : 'stream found',
   );
 }
