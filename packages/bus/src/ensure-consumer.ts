@@ -6,6 +6,7 @@ import {
   type ConsumerInfo,
   type JetStreamManager,
 } from '@nats-io/jetstream';
+import type { ConsumerDeliverPolicy } from './tick-consumer-options.js';
 
 /** What {@link ensureDurableConsumer} creates when the consumer is missing. */
 export interface DurableConsumerConfig {
@@ -13,6 +14,12 @@ export interface DurableConsumerConfig {
   readonly name: string;
   /** Only messages on these subjects (one pattern; servers before 2.10 take no list). */
   readonly filterSubject: string | undefined;
+  /**
+   * Where a consumer created now starts: the whole stream (`all`, the
+   * default) or messages published from now on (`new`). An existing
+   * consumer is not moved.
+   */
+  readonly deliverPolicy?: ConsumerDeliverPolicy | undefined;
   readonly ackWaitMs: number;
   readonly maxAckPending: number;
 }
@@ -21,8 +28,9 @@ const NANOS_PER_MS = 1_000_000;
 
 /**
  * Creates the durable pull consumer if it is missing (explicit acks,
- * delivering the whole stream), or takes the one that exists: several
- * processes share it, and the first one's settings hold. One that is a
+ * delivering the whole stream, or only new messages when asked), or takes
+ * the one that exists: several processes share it, and the first one's
+ * settings hold, its place in the stream included. One that is a
  * push consumer or acks otherwise than one message at a time rejects with
  * a `TradeError`; other differences are logged.
  *
@@ -45,13 +53,18 @@ export async function ensureDurableConsumer(
     const created = await jsm.consumers.add(config.stream, {
       durable_name: config.name,
       ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
+      deliver_policy: config.deliverPolicy === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
       ack_wait: config.ackWaitMs * NANOS_PER_MS,
       max_ack_pending: config.maxAckPending,
       ...(config.filterSubject === undefined ? {} : { filter_subject: config.filterSubject }),
     });
     logger.info(
-      { stream: config.stream, consumer: config.name, filterSubject: config.filterSubject },
+      {
+        stream: config.stream,
+        consumer: config.name,
+        filterSubject: config.filterSubject,
+        deliverPolicy: config.deliverPolicy ?? 'all',
+      },
       'bus: durable consumer created',
     );
     return created;
@@ -95,14 +108,21 @@ function checkExisting(
   }
   const ackWaitMs = (config.ack_wait ?? 0) / NANOS_PER_MS;
   const filterSubject = config.filter_subject === '' ? undefined : config.filter_subject;
-  if (ackWaitMs !== wanted.ackWaitMs || filterSubject !== wanted.filterSubject) {
+  const askedDeliverPolicy = wanted.deliverPolicy ?? 'all';
+  if (
+    ackWaitMs !== wanted.ackWaitMs ||
+    filterSubject !== wanted.filterSubject ||
+    config.deliver_policy !== askedDeliverPolicy
+  ) {
     logger.warn(
       {
         consumer: wanted.name,
         ackWaitMs,
         filterSubject,
+        deliverPolicy: config.deliver_policy,
         askedAckWaitMs: wanted.ackWaitMs,
         askedFilterSubject: wanted.filterSubject,
+        askedDeliverPolicy,
       },
       'bus: the durable consumer exists with other settings; using them',
     );

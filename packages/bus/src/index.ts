@@ -29,6 +29,7 @@ export { startTickConsumer } from './start-tick-consumer.js';
 export { DEFAULT_CONSUMER } from './tick-consumer-options.js';
 export type {
   RejectedBusMessage,
+  ConsumerDeliverPolicy,
   TickConsumerOptions,
   TickConsumerStats,
 } from './tick-consumer-options.js';

@@ -30,6 +30,13 @@ export interface TickConsumerOptions {
    * Default `md.binance.trade.>`: the stream may carry other channels.
    */
   filterSubject?: string;
+  /**
+   * Where a consumer created now starts: `all`, the whole stream (a writer
+   * must store every tick), or `new`, only messages published after it was
+   * created (a strategy trades from now on, not on history). An existing
+   * consumer keeps where it is; a different policy there is logged. Default `all`.
+   */
+  deliverPolicy?: ConsumerDeliverPolicy;
   /** Ticks per handler call at most. Default 500. */
   batchSize?: number;
   /** A batch goes to the handler once its first message has waited this long. Default 250 ms. */
@@ -45,6 +52,11 @@ export interface TickConsumerOptions {
   metrics?: TradingMetrics;
   logger?: Logger;
 }
+
+/** Where a durable consumer created by {@link TickConsumerOptions} starts in the stream. */
+export type ConsumerDeliverPolicy = 'all' | 'new';
+
+const DELIVER_POLICIES: readonly ConsumerDeliverPolicy[] = ['all', 'new'];
 
 /** A message of the stream that is not a tick. */
 export interface RejectedBusMessage {
@@ -82,6 +94,7 @@ export interface ResolvedConsumerOptions {
   readonly stream: string;
   readonly consumer: string;
   readonly filterSubject: string;
+  readonly deliverPolicy: ConsumerDeliverPolicy;
   readonly batchSize: number;
   readonly maxWaitMs: number;
   readonly ackWaitMs: number;
@@ -114,12 +127,17 @@ export function resolveConsumerOptions(options: TickConsumerOptions): ResolvedCo
   if (filterSubject.trim() === '' || /\s/.test(filterSubject)) {
     throw new ConfigError('filterSubject', filterSubject, 'a subject pattern');
   }
+  const deliverPolicy = options.deliverPolicy ?? 'all';
+  if (!DELIVER_POLICIES.includes(deliverPolicy)) {
+    throw new ConfigError('deliverPolicy', deliverPolicy, 'all or new');
+  }
   return {
     nc: options.nc,
     handler: options.handler,
     stream,
     consumer,
     filterSubject,
+    deliverPolicy,
     batchSize: positiveInteger(options.batchSize ?? 500, 'batchSize'),
     maxWaitMs: positiveInteger(options.maxWaitMs ?? 250, 'maxWaitMs'),
     ackWaitMs: positiveInteger(options.ackWaitMs ?? 30_000, 'ackWaitMs'),

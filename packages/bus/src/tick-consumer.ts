@@ -13,6 +13,8 @@ import {
 
 // How long close() waits for the server to confirm it has the last acks.
 const FLUSH_TIMEOUT_MS = 5_000;
+// How long a pull request lives before the client renews it.
+const PULL_EXPIRES_MS = 5_000;
 
 /**
  * Pulls ticks from a durable JetStream consumer in batches and hands each
@@ -118,12 +120,22 @@ export class TickConsumer {
     const jsm = await jetstreamManager(nc);
     const info = await ensureDurableConsumer(
       jsm,
-      { stream, name: consumer, filterSubject, ackWaitMs, maxAckPending },
+      {
+        stream,
+        name: consumer,
+        filterSubject,
+        ackWaitMs,
+        maxAckPending,
+        deliverPolicy: this.#o.deliverPolicy,
+      },
       this.#logger,
     );
     this.#setPending(info.num_pending);
     const pull = await jsm.jetstream().consumers.get(stream, consumer);
-    return pull.consume({ max_messages: batchSize });
+    // Each pull request lives PULL_EXPIRES_MS with heartbeats at half of it: a pull lost
+    // with a consumer leader (a server of the cluster died) is noticed after two missed
+    // heartbeats and renewed, instead of after the client's default 30 s.
+    return pull.consume({ max_messages: batchSize, expires: PULL_EXPIRES_MS });
   }
 
   /** Moves messages into the buffer, pausing while it holds a full batch. */
