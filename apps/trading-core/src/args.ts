@@ -1,5 +1,13 @@
 /** The commands `trading-core` knows. */
-export const COMMANDS = new Set(['live', 'sim', 'migrate', 'backtest', 'store', 'collect']);
+export const COMMANDS = new Set([
+  'live',
+  'sim',
+  'migrate',
+  'backtest',
+  'store',
+  'collect',
+  'paper',
+]);
 
 /**
  * The arguments as the CLI reads them: every literal `--` dropped (`pnpm start -- live`

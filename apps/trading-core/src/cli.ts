@@ -11,6 +11,8 @@ import { runMigrate } from './commands/migrate.js';
 import { runSim } from './commands/sim.js';
 import { runStore } from './commands/store.js';
 import { runCollect } from './commands/collect.js';
+import { runPaper } from './commands/paper.js';
+import { readChannels } from './channels.js';
 import { readBusConfig, readStoreConfig } from './bus-config.js';
 import {
   checkDataDir,
@@ -22,6 +24,7 @@ import {
 import { lockDataDir } from './data-dir-lock.js';
 import { StartupStoppedError } from './storage.js';
 import { COMMAND_HELP, usage } from './help.js';
+import { readPaperConfig } from './paper-config.js';
 import { createLogger } from './logger.js';
 import { passwordsIn, Scrubber, scrubbingStream } from './secrets.js';
 import { onShutdown } from './shutdown.js';
@@ -46,6 +49,7 @@ const OPTIONS = {
   to: { type: 'string' },
   json: { type: 'boolean' },
   nats: { type: 'string' },
+  channels: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 /** Which flags each command accepts; any other is refused by name. */
@@ -55,7 +59,8 @@ const ACCEPTS: Readonly<Record<string, readonly (keyof typeof OPTIONS)[]>> = {
   migrate: [],
   backtest: ['strategy', 'symbol', 'from', 'to', 'json'],
   store: ['nats'],
-  collect: ['nats', 'symbols', 'sim', 'sim-rate', 'exchange-url'],
+  collect: ['nats', 'symbols', 'channels', 'sim', 'sim-rate', 'exchange-url'],
+  paper: ['nats', 'strategy', 'symbols'],
 };
 
 class UsageError extends TradeError {}
@@ -163,6 +168,8 @@ async function main(argv: string[]): Promise<number> {
         symbols: values.symbols,
         exchangeUrl: values['exchange-url'],
       });
+      // Only trades are collected today: asking for more stops here, naming the setting.
+      readChannels(process.env, values.channels);
       return withDataDir(config.dataDir, true, () =>
         runCollect({
           config,
@@ -173,6 +180,24 @@ async function main(argv: string[]): Promise<number> {
           sim: values.sim ?? false,
           simRate: readRate(values['sim-rate'], '--sim-rate', 20),
           stopSignal: shutdown.requested,
+        }),
+      );
+    }
+    case 'paper': {
+      const config = readPaperConfig(process.env, {
+        nats: values.nats,
+        strategy: values.strategy,
+        symbols: values.symbols,
+      });
+      // DATA_DIR holds nothing of paper's but the embedded database.
+      return withDataDir(config.dataDir, config.databaseUrl === undefined, () =>
+        runPaper({
+          config,
+          metrics,
+          logger,
+          libraryLogger,
+          stopSignal: shutdown.requested,
+          stopRequested: shutdown.signal,
         }),
       );
     }

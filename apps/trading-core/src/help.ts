@@ -11,6 +11,7 @@ Commands:
   backtest   replay stored ticks through a strategy and print a summary
   collect    publish the Binance trade stream to the NATS JetStream bus
   store      write the ticks of the NATS JetStream bus to PostgreSQL and the cache
+  paper      paper-trade a strategy on the ticks of the NATS JetStream bus
 
 Run \`trading-core <command> --help\` for a command's options.
 \`pnpm start\` runs \`live --paper-trading\`; \`pnpm start -- --sim\` adds the simulator.
@@ -71,7 +72,7 @@ embedded PGlite under DATA_DIR when it is unset, and exits.
 
 Reads DATABASE_URL (or the embedded PGlite under DATA_DIR).
 `,
-  collect: `Usage: trading-core collect [--nats URL] [--symbols A,B] [--exchange-url URL] [--sim] [--sim-rate N|max]
+  collect: `Usage: trading-core collect [--nats URL] [--symbols A,B] [--channels trade] [--exchange-url URL] [--sim] [--sim-rate N|max]
 
 Publishes each trade of the exchange streams to the JetStream stream (subject
 md.binance.trade.<SYMBOL>, header Nats-Msg-Id binance:trade:<SYMBOL>:<id>),
@@ -83,12 +84,14 @@ SIGTERM publishes (or spools) what was received and exits 0.
 
   --nats URL            NATS server(s), comma-separated (or NATS_URL)
   --symbols A,B         symbols to follow (or SYMBOLS)
+  --channels LIST       exchange channels to publish (or CHANNELS; default trade); trade is
+                        the only one supported today: bookTicker and depth are refused
   --exchange-url URL    exchange stream base URL (or BINANCE_WS_URL)
   --sim                 stream from the built-in simulator on loopback (logs say SIMULATED)
   --sim-rate N|max      simulator trades per second per symbol (default 20)
 
 Environment: NATS_URL (required unless --nats), NATS_STREAM (default TRADES),
-SYMBOLS, BINANCE_WS_URL, BINANCE_REST_URL, RESUME_MAX_TRADES, DATA_DIR (the
+NATS_REPLICAS (when creating the stream, default 1), SYMBOLS, CHANNELS, BINANCE_WS_URL, BINANCE_REST_URL, RESUME_MAX_TRADES, DATA_DIR (the
 spool, default ./data), METRICS_HOST, METRICS_PORT (/ready: exchange connected
 and bus reachable), LOG_LEVEL.
 `,
@@ -106,10 +109,41 @@ Environment:
   NATS_URL           required unless --nats: nats://host:4222, a comma list for a cluster
   NATS_STREAM        the stream (default TRADES; created if missing)
   NATS_CONSUMER      the durable consumer the writers share (default store)
+  NATS_REPLICAS      copies of each message when creating the stream (1-5, default 1)
   DATABASE_URL       PostgreSQL URL (required)
   REDIS_URL          Redis URL; unset: in-process memory cache
   DATA_DIR           the durable spool of ticks the database did not take yet (default ./data)
   MAX_BUFFERED_TICKS ticks held in memory while the disk and the database both refuse them
+  METRICS_HOST       metrics exporter interface (default 0.0.0.0)
+  METRICS_PORT       metrics exporter port (default 9090); /ready: bus and database reachable
+  LOG_LEVEL          pino level (default info)
+`,
+  paper: `Usage: trading-core paper [--strategy sma|rsi] [--symbols A,B] [--nats URL]
+
+Runs the paper engine on the ticks of the JetStream stream, pulling them as
+its own durable consumer, and writes its fills to paper_trades. A new
+consumer starts with the ticks published from then on (history is not
+traded as if it were live); restarted, it continues where it stopped. The
+portfolio starts afresh at each start, as in live. Run one paper process per
+consumer: processes sharing one would each see part of every symbol's ticks.
+SIGTERM trades and acks the batch in hand, writes every fill, and exits 0.
+
+  --strategy NAME       sma (default) or rsi
+  --symbols A,B         trade only these symbols (or SYMBOLS; default: every symbol
+                        on the bus); one symbol is filtered by the server
+  --nats URL            NATS server(s), comma-separated (or NATS_URL)
+
+Environment:
+  NATS_URL           required unless --nats: nats://host:4222, a comma list for a cluster
+  NATS_STREAM        the stream (default TRADES; created if missing)
+  NATS_CONSUMER      paper's durable consumer (default paper-<strategy>, e.g. paper-sma); it
+                     must differ from the writers' (store): acks on theirs take ticks from them.
+                     Its symbols filter is set when it is created: to change
+                     --symbols to another single symbol, use a new name
+  DATABASE_URL       PostgreSQL URL for paper_trades; unset: embedded PGlite under DATA_DIR
+  REDIS_URL          Redis URL of the writers' cache: strategies warm up on its recent
+                     ticks; unset: in-process memory cache (they start cold)
+  DATA_DIR           the embedded database when DATABASE_URL is unset (default ./data)
   METRICS_HOST       metrics exporter interface (default 0.0.0.0)
   METRICS_PORT       metrics exporter port (default 9090); /ready: bus and database reachable
   LOG_LEVEL          pino level (default info)

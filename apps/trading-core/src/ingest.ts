@@ -6,7 +6,8 @@ import { openCache, type AppCache } from './cache.js';
 import type { Resource } from './resources.js';
 import { openStorage, type Storage } from './storage.js';
 
-const STATEMENT_TIMEOUT_MS = 30_000;
+/** The bound on each statement of a long-running command's pool. */
+export const STATEMENT_TIMEOUT_MS = 30_000;
 
 /** What the ingest side of `live` and `store` is made of. */
 export interface Ingest {

@@ -37,6 +37,27 @@ describe('trading-core CLI', () => {
     [['store'], { NATS_URL: undefined }, 'NATS_URL: expected a nats:// URL'],
     [['collect', '--sim'], { NATS_URL: undefined }, 'NATS_URL: expected a nats:// URL'],
     [
+      ['collect', '--sim', '--channels', 'trade,bookTicker'],
+      { NATS_URL: 'nats://127.0.0.1:1' },
+      '--channels: expected trade: the only channel collect supports today (bookTicker not yet)',
+    ],
+    [
+      ['collect', '--sim'],
+      { NATS_URL: 'nats://127.0.0.1:1', CHANNELS: 'depth' },
+      'CHANNELS: expected trade: the only channel collect supports today (depth not yet)',
+    ],
+    [['paper'], { NATS_URL: undefined }, 'NATS_URL: expected a nats:// URL'],
+    [
+      ['paper', '--strategy', 'macd'],
+      { NATS_URL: 'nats://127.0.0.1:1' },
+      '--strategy: expected one of sma, rsi, got "macd"',
+    ],
+    [
+      ['paper'],
+      { NATS_URL: 'nats://127.0.0.1:1', NATS_CONSUMER: 'store' },
+      "NATS_CONSUMER: expected a consumer of paper's own, not the writers' (store)",
+    ],
+    [
       ['store'],
       { NATS_URL: 'nats://u:hunter2@127.0.0.1:4222', DATABASE_URL: undefined },
       'DATABASE_URL: expected a postgres:// URL',
@@ -69,13 +90,16 @@ describe('trading-core CLI', () => {
     const misplaced = launch(['migrate', '--sim']);
     expect(await misplaced.exited).toBe(2);
     expect(misplaced.output().stderr).toContain('migrate does not take --sim');
+    const channels = launch(['paper', '--channels', 'trade']);
+    expect(await channels.exited).toBe(2);
+    expect(channels.output().stderr).toContain('paper does not take --channels');
   });
 
   it('prints help, for the CLI and for each command', async () => {
     const run = launch(['--help']);
     expect(await run.exited).toBe(0);
     expect(run.output().stdout).toContain('Usage: trading-core <command> [options]');
-    for (const command of ['live', 'sim', 'migrate', 'backtest', 'store', 'collect']) {
+    for (const command of ['live', 'sim', 'migrate', 'backtest', 'store', 'collect', 'paper']) {
       const help = launch([command, '--help']);
       expect(await help.exited).toBe(0);
       expect(help.output().stdout).toContain(`Usage: trading-core ${command}`);
