@@ -22,7 +22,16 @@ import {
 // PostgreSQL. A host dies, the NATS server goes away: tick_data must still
 // equal the simulator's trades, each once, every field exact.
 
-const SYMBOLS = ['BUSAUSDT', 'BUSBUSDT', 'BUSCUSDT', 'BUSDUSDT', 'BUSEUSDT', 'BUSFUSDT'];
+const SYMBOLS = [
+  'BUSAUSDT',
+  'BUSBUSDT',
+  'BUSCUSDT',
+  'BUSDUSDT',
+  'BUSEUSDT',
+  'BUSFUSDT',
+  'BUSGUSDT',
+  'BUSHUSDT',
+];
 
 const scenario = faultScenario(SYMBOLS);
 
@@ -39,26 +48,33 @@ async function natsServer(): Promise<NatsServer> {
 /** A `collect` process on its own data directory (its own host), ready: connected to both sides. */
 async function startCollector(
   exchange: Exchange,
-  nats: NatsServer,
+  nats: NatsServer | string,
   symbols: readonly string[],
+  env: Record<string, string> = {},
 ): Promise<AppProcess> {
   const run = launch(['collect', '--symbols', symbols.join(',')], {
-    NATS_URL: nats.url,
+    NATS_URL: typeof nats === 'string' ? nats : nats.url,
     BINANCE_WS_URL: exchange.sim.url,
     BINANCE_REST_URL: exchange.sim.restUrl,
     DATA_DIR: await scenario.dataDir(),
+    ...env,
   });
   await waitForStatus(`${await run.metricsUrl()}/ready`, 200);
   return run;
 }
 
 /** A `store` process on `dataDir` (its own unless given), ready: the bus and the database answer. */
-async function startWriter(nats: NatsServer, dataDir?: string): Promise<AppProcess> {
+async function startWriter(
+  nats: NatsServer | string,
+  dataDir?: string,
+  env: Record<string, string> = {},
+): Promise<AppProcess> {
   const run = launch(['store'], {
-    NATS_URL: nats.url,
+    NATS_URL: typeof nats === 'string' ? nats : nats.url,
     DATABASE_URL: databaseUrl(),
     REDIS_URL,
     DATA_DIR: dataDir ?? (await scenario.dataDir()),
+    ...env,
   });
   await waitForStatus(`${await run.metricsUrl()}/ready`, 200);
   return run;
@@ -209,4 +225,46 @@ describe('fault suite: the bus', () => {
     expect(await stop(restarted)).toBe(0);
     expect(await stop(other)).toBe(0);
   });
+
+  it("a JetStream cluster of 3, the stream on 3 replicas, its leader's server killed mid-stream: every trade stored once, exact", async () => {
+    const symbols = SYMBOLS.slice(6, 8);
+    const exchange = await scenario.exchange(symbols, 1504);
+    const cluster = await NatsServer.cluster(3);
+    for (const server of cluster) scenario.release(() => server.destroy());
+    const nc = await connect({ servers: cluster.map((server) => server.url) });
+    scenario.release(() => nc.close());
+    // The cluster elects its JetStream leader after the servers are up.
+    const jsm = await jetstreamManager(nc, { checkAPI: false });
+    await until('the cluster to take a stream on 3 replicas', () =>
+      ensureTradeStream(jsm, { replicas: 3 }).then(
+        () => true,
+        () => false,
+      ),
+    );
+    const url = cluster.map((server) => server.url).join(',');
+    const replicas = { NATS_REPLICAS: '3' };
+    const writer = await startWriter(url, undefined, replicas);
+    const collector = await startCollector(exchange, url, symbols, replicas);
+
+    exchange.run(1_000);
+    await until('ticks stored', async () => (await storedCount(symbols)) > 1_000);
+    const leader = (await jsm.streams.info('TRADES')).cluster?.leader;
+    const victim = cluster.find((server) => server.name === leader);
+    expect(victim, `the stream leader ${leader}`).toBeDefined();
+    await victim!.stop();
+    await until('another stream leader', () =>
+      jsm.streams.info('TRADES').then(
+        (info) => info.cluster?.leader !== undefined && info.cluster.leader !== leader,
+        () => false,
+      ),
+    );
+    const atElection = exchange.truthCount();
+    await until('trades after the election', () => exchange.truthCount() > atElection + 2_000);
+
+    const comparison = await settleStored(exchange, symbols);
+    expect(comparison).toMatchObject({ ...EXACT, expected: exchange.truthCount() });
+    expect(await stop(collector)).toBe(0);
+    expect(await stop(writer)).toBe(0);
+    expect(collector.logs().find((r) => r.msg === 'stopped')).toMatchObject({ lost: 0 });
+  }, 120_000);
 });

@@ -15,6 +15,8 @@ export class NatsServer {
   private constructor(
     readonly port: number,
     readonly storeDir: string,
+    /** Cluster arguments: this server's name and route port, and the routes to every member. */
+    private readonly clusterArgs: readonly string[] = [],
   ) {}
 
   static async launch(): Promise<NatsServer> {
@@ -22,6 +24,40 @@ export class NatsServer {
     const server = new NatsServer(await freePort(), storeDir);
     await server.start();
     return server;
+  }
+
+  /**
+   * `size` servers forming one JetStream cluster, named `n1`, `n2`, ...
+   * Each is ready to take connections; the cluster elects its JetStream
+   * leader a moment later (creating a stream fails until then).
+   */
+  static async cluster(size: number): Promise<NatsServer[]> {
+    const routePorts: number[] = [];
+    for (let i = 0; i < size; i++) routePorts.push(await freePort());
+    const routes = routePorts.map((port) => `nats://127.0.0.1:${port}`).join(',');
+    const servers: NatsServer[] = [];
+    for (let i = 0; i < size; i++) {
+      const storeDir = await mkdtemp(join(tmpdir(), 'trading-core-nats-'));
+      const args = [
+        '--server_name',
+        `n${i + 1}`,
+        '--cluster_name',
+        'trading-core-test',
+        '--cluster',
+        `nats://127.0.0.1:${routePorts[i]}`,
+        '--routes',
+        routes,
+      ];
+      servers.push(new NatsServer(await freePort(), storeDir, args));
+    }
+    await Promise.all(servers.map((server) => server.start()));
+    return servers;
+  }
+
+  /** The server's name in a cluster (`n1`, ...). */
+  get name(): string | undefined {
+    const at = this.clusterArgs.indexOf('--server_name');
+    return at === -1 ? undefined : this.clusterArgs[at + 1];
   }
 
   get url(): string {
@@ -39,7 +75,16 @@ export class NatsServer {
 
   /** Starts the server on its port and storage; resolves once it is ready. */
   async start(): Promise<void> {
-    const args = ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir];
+    const args = [
+      '-a',
+      '127.0.0.1',
+      '-p',
+      String(this.port),
+      '-js',
+      '-sd',
+      this.storeDir,
+      ...this.clusterArgs,
+    ];
     const child = spawn(BINARY, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.#child = child;
     const killOnExit = () => child.kill('SIGKILL');
