@@ -19,3 +19,7 @@ export { silentLogger } from './logger.js';
 export type { Logger } from './logger.js';
 export type { PaperFill, PaperFillWriter } from './paper-fill.js';
 export type { RecentTicks } from './recent-ticks.js';
+export { createQuote } from './quote.js';
+export type { Quote, QuoteInput } from './quote.js';
+export type { BookLevel, BookTop } from './book-level.js';
+export type { SymbolRules } from './symbol-rules.js';
