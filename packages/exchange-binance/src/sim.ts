@@ -8,6 +8,8 @@ export type {
   SimConnectionInfo,
   SimFaultKind,
   SimRequestLogEntry,
+  SimQuote,
+  SimSymbolRulesOptions,
   SimulatorStats,
 } from './sim/binance-simulator.js';
 export { TradeHistory, formatPrice, formatQuantity } from './sim/trade-history.js';

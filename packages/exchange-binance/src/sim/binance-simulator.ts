@@ -6,6 +6,7 @@ import { Market, prng, type MarketSymbol } from './market.js';
 import { RequestLog } from './request-log.js';
 import { RestHandler, writeRestAnswer } from './rest-handler.js';
 import type { BinanceSimulator, BinanceSimulatorOptions } from './simulator-types.js';
+import { coreRules } from './symbol-rules.js';
 import { TimerSet } from './timer-set.js';
 import { StreamServer } from './ws-server.js';
 
@@ -16,6 +17,7 @@ export type {
   RestLieKind,
   SimFaultKind,
 } from './fault-injector.js';
+export type { SimQuote } from './order-book-truth.js';
 export type {
   BinanceSimulator,
   BinanceSimulatorOptions,
@@ -23,13 +25,16 @@ export type {
   SimRequestLogEntry,
   SimulatorStats,
 } from './simulator-types.js';
+export type { SimSymbolRulesOptions } from './symbol-rules.js';
 
 /**
  * Starts a Binance-protocol server on loopback: combined (`/stream?streams=`)
- * and raw (`/ws/<stream>`, `/ws`) trade and aggTrade streams, SUBSCRIBE /
- * UNSUBSCRIBE / LIST_SUBSCRIPTIONS, REST `historicalTrades`, `trades`,
- * `aggTrades`, seeded random-walk prices, fault injection, and the ground
- * truth of every trade it generated.
+ * and raw (`/ws/<stream>`, `/ws`) trade, aggTrade, bookTicker and depth
+ * (`@depth@100ms`, `@depth`) streams, SUBSCRIBE / UNSUBSCRIBE /
+ * LIST_SUBSCRIPTIONS, REST `historicalTrades`, `trades`, `aggTrades`,
+ * `depth` and `exchangeInfo` (with filters), seeded random-walk prices and
+ * order books, fault injection, and the ground truth of every trade, quote
+ * and book change it generated.
  *
  * (Inside, it only wires its parts, each in its own module under `src/sim/`:
  * the market with the ground truth, the WebSocket server, the REST handler
@@ -41,6 +46,7 @@ export type {
  * sim.generate(100);
  * sim.gap(5);                 // 5 trades only REST will show
  * sim.truth('BTCUSDT').length // 105
+ * sim.bookAt('BTCUSDT', sim.lastUpdateId('BTCUSDT')).bids[0]; // ['43250.00000000', '0.01234000']
  * await sim.close();
  * ```
  */
@@ -65,6 +71,10 @@ export async function startBinanceSimulator(
     seed,
     firstTradeId: options.firstTradeId,
     retain: options.retain ?? 1_000_000,
+    rules: options.rules,
+    bookLevels: options.bookLevels,
+    bookUpdatesPerTrade: options.bookUpdatesPerTrade,
+    firstUpdateId: options.firstUpdateId,
   });
   // Asks `faults` (made next, with it) whether to refuse an upgrade.
   const streams: StreamServer = new StreamServer({
@@ -78,6 +88,7 @@ export async function startBinanceSimulator(
     maxStreamsPerConnection: options.maxStreamsPerConnection ?? 1024,
     maxConnectionAttempts: options.maxConnectionAttempts ?? 300,
     refusal: (at) => faults.refusal(at),
+    dropDepthDiff: (symbol) => faults.takeDepthDrop(symbol),
     onWritable: () => pumpSoon(),
   });
   const faults: FaultInjector = new FaultInjector({
@@ -173,6 +184,18 @@ export async function startBinanceSimulator(
       }
       streams.flushAll();
     },
+    generateBook(count, symbol) {
+      const states = market.resolve(symbol);
+      for (let i = 0; i < count; i++) {
+        for (const state of states) market.moveBook(state, 1);
+      }
+      streams.flushAll();
+    },
+    lastUpdateId: (symbol) => market.resolve(symbol)[0]!.book.updateId,
+    quoteTruth: (symbol, fromUpdateId) => market.resolve(symbol)[0]!.book.quotes(fromUpdateId),
+    bookAt: (symbol, updateId, depth) => market.resolve(symbol)[0]!.book.bookAt(updateId, depth),
+    symbolRules: (symbol) => coreRules(market.resolve(symbol)[0]!.rules),
+    dropDepthDiff: (symbol, count) => faults.dropDepthDiff(symbol, count),
     drop: () => faults.drop(),
     stall: (ms) => faults.stall(ms),
     gap: (count, symbol) => faults.gap(count, symbol),
@@ -206,6 +229,8 @@ export async function startBinanceSimulator(
         rateLimitDrops: ws.rateLimitDrops,
         streamLimitRefusals: ws.streamLimitRefusals,
         pongTimeouts: ws.pongTimeouts,
+        depthDiffsDropped: ws.depthDiffsDropped,
+        depthSnapshots: http.depthSnapshots,
       };
     },
     async close() {
@@ -225,6 +250,8 @@ export async function startBinanceSimulator(
     setInterval(() => streams.housekeeping(), Math.min(1000, pingIntervalMs, pongTimeoutMs)),
     setInterval(() => streams.ping(), pingIntervalMs),
     setInterval(() => faults.tick(), 1000),
+    setInterval(() => streams.emitDepth('depth@100ms'), 100),
+    setInterval(() => streams.emitDepth('depth'), 1000),
   ];
   for (const interval of intervals) interval.unref();
   return simulator;

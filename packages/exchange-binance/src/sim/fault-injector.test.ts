@@ -219,6 +219,38 @@ describe('FaultInjector', () => {
     expect(() => faults.refuseHistory('DOGEUSDT', 1, 4)).toThrow();
   });
 
+  it('drops the depth events asked for, per symbol, adding them up, while the book moves on', () => {
+    const { faults, market } = setup();
+    expect(faults.takeDepthDrop('BTCUSDT')).toBe(false);
+    faults.dropDepthDiff('btcusdt');
+    faults.dropDepthDiff('BTCUSDT', 2);
+    faults.dropDepthDiff(); // one of each symbol
+    expect([1, 2, 3, 4, 5].map(() => faults.takeDepthDrop('BTCUSDT'))).toEqual([
+      true,
+      true,
+      true,
+      true,
+      false,
+    ]);
+    expect(faults.takeDepthDrop('ETHUSDT')).toBe(true);
+    expect(faults.takeDepthDrop('ETHUSDT')).toBe(false);
+    expect(() => faults.dropDepthDiff('DOGEUSDT')).toThrow();
+    expect(() => faults.dropDepthDiff('BTCUSDT', -1)).toThrow(/count/);
+    // The fault is the stream's: the book's truth is untouched.
+    const btc = market.symbols[0]!;
+    const id = btc.book.updateId;
+    faults.gap(1, 'BTCUSDT');
+    expect(btc.book.updateId).toBe(id + 1);
+  });
+
+  it('drops a depth event of each symbol on the random schedule', () => {
+    const { faults } = setup({ rates: { dropDepthDiff: 60 } });
+    faults.tick();
+    expect(faults.takeDepthDrop('BTCUSDT')).toBe(true);
+    expect(faults.takeDepthDrop('ETHUSDT')).toBe(true);
+    expect(planFaults({ dropDepthDiff: 60 }, prng(1))).toEqual([{ kind: 'dropDepthDiff' }]);
+  });
+
   it('hangs REST requests arriving in the window asked', () => {
     const { faults, now, advance } = setup();
     expect(faults.hang(now())).toBeUndefined();

@@ -4,7 +4,14 @@ import type { SimTrade } from './trade-history.js';
 
 /** A fault the simulator can inject. */
 export type SimFaultKind =
-  'drop' | 'stall' | 'gap' | 'duplicate' | 'malformed' | 'serverShutdown' | 'refuse';
+  | 'drop'
+  | 'stall'
+  | 'gap'
+  | 'duplicate'
+  | 'malformed'
+  | 'serverShutdown'
+  | 'refuse'
+  | 'dropDepthDiff';
 
 /**
  * Malformed frames {@link BinanceSimulator.malformed} can send: one per
@@ -67,7 +74,8 @@ export type PlannedFault =
   | { readonly kind: 'duplicate'; readonly count: number }
   | { readonly kind: 'malformed'; readonly malformed: MalformedKind }
   | { readonly kind: 'serverShutdown' }
-  | { readonly kind: 'refuse'; readonly ms: number };
+  | { readonly kind: 'refuse'; readonly ms: number }
+  | { readonly kind: 'dropDepthDiff' };
 
 /**
  * The faults of one second of the random schedule: each kind of `rates`
@@ -94,7 +102,7 @@ export function planFaults(
     else if (kind === 'malformed') {
       const malformed = MALFORMED_KINDS[Math.floor(random() * MALFORMED_KINDS.length)]!;
       planned.push({ kind, malformed });
-    } else if (kind === 'serverShutdown') planned.push({ kind });
+    } else if (kind === 'serverShutdown' || kind === 'dropDepthDiff') planned.push({ kind });
     else planned.push({ kind: 'refuse', ms: 3_000 });
   }
   return planned;
@@ -173,11 +181,12 @@ export interface FaultInjectorOptions {
 
 /**
  * Every fault the simulator can inject, and the one owner of the faults
- * that wait for a request: refused upgrades, failing, withheld, lying and
- * hanging REST answers. The WebSocket server and the REST handler ask it
- * ({@link refusal}, {@link takeRestFailure}, {@link isWithheld},
- * {@link takeLie}, {@link hang}); the stream faults act at once through the
- * WebSocket server and the market.
+ * that wait for a request or an event: refused upgrades, failing, withheld,
+ * lying and hanging REST answers, dropped depth events. The WebSocket server
+ * and the REST handler ask it ({@link refusal}, {@link takeRestFailure},
+ * {@link isWithheld}, {@link takeLie}, {@link hang}, {@link takeDepthDrop});
+ * the other stream faults act at once through the WebSocket server and the
+ * market.
  *
  * @example
  * ```ts
@@ -195,6 +204,7 @@ export class FaultInjector {
   private hangUntil = 0;
   private hangAfterHeaders = false;
   private readonly withheld = new Map<string, { fromId: number; toId: number }[]>();
+  private readonly depthDrops = new Map<string, number>();
   private oversizedPadding = '';
 
   constructor(private readonly options: FaultInjectorOptions) {}
@@ -209,6 +219,7 @@ export class FaultInjector {
       else if (fault.kind === 'duplicate') this.duplicate(fault.count);
       else if (fault.kind === 'malformed') this.malformed(fault.malformed);
       else if (fault.kind === 'serverShutdown') this.serverShutdown();
+      else if (fault.kind === 'dropDepthDiff') this.dropDepthDiff();
       else this.refuseConnections(fault.ms);
     }
   }
@@ -274,7 +285,29 @@ export class FaultInjector {
     streams.flushAll();
   }
 
-  // ---- faults that wait for a request --------------------------------------
+  // ---- faults that wait for a request or an event ---------------------------
+
+  /**
+   * The next `count` depth events of `symbol` (default: of each symbol) are
+   * not sent, though its book moves on: a subscriber sees `U` jump past its
+   * last `u` + 1 (see {@link takeDepthDrop}). Calls add up.
+   */
+  dropDepthDiff(symbol?: string, count = 1): void {
+    if (!(Number.isSafeInteger(count) && count >= 0)) {
+      throw new InvalidInputError('count', count, 'an integer >= 0');
+    }
+    for (const state of this.options.market.resolve(symbol)) {
+      this.depthDrops.set(state.symbol, (this.depthDrops.get(state.symbol) ?? 0) + count);
+    }
+  }
+
+  /** Whether the depth event of `symbol` about to go out is dropped: uses up one of {@link dropDepthDiff}'s. */
+  takeDepthDrop(symbol: string): boolean {
+    const left = this.depthDrops.get(symbol) ?? 0;
+    if (left <= 0) return false;
+    this.depthDrops.set(symbol, left - 1);
+    return true;
+  }
 
   /** Upgrades arriving in the next `ms` are refused as `options` say (see {@link refusal}). */
   refuseConnections(ms: number, options: RefuseConnectionsOptions = {}): void {

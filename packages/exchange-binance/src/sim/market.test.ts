@@ -125,3 +125,68 @@ describe('Market', () => {
     expect(m.truth('BTCUSDT')).toEqual([newest]);
   });
 });
+
+describe('Market order books', () => {
+  it('names the book streams and finds them as Binance matches them', () => {
+    const m = market();
+    const btc = m.symbols[0]!;
+    expect([btc.bookTickerStream, btc.depthStream, btc.depthSlowStream]).toEqual([
+      'btcusdt@bookTicker',
+      'btcusdt@depth@100ms',
+      'btcusdt@depth',
+    ]);
+    expect(m.stream('BTCUSDT@bookticker')).toEqual({
+      symbol: btc,
+      agg: false,
+      name: 'btcusdt@bookTicker',
+      book: 'bookTicker',
+    });
+    expect(m.stream('btcusdt@depth@100ms')?.book).toBe('depth@100ms');
+    expect(m.stream('btcusdt@depth')).toMatchObject({ name: 'btcusdt@depth', book: 'depth' });
+    expect(m.stream('btcusdt@depth@500ms')).toBeUndefined();
+    expect(m.stream('btcusdt@depth20')).toBeUndefined();
+  });
+
+  it('moves the book once a trade by default, as often as asked, or not at all', () => {
+    const changes = (bookUpdatesPerTrade?: number) => {
+      const m = market({ bookUpdatesPerTrade, firstUpdateId: 50 });
+      const btc = m.symbols[0]!;
+      for (let i = 0; i < 10; i++) m.trade(btc, i);
+      m.moveBook(btc, 2);
+      return btc.book.updateId - 49;
+    };
+    expect(changes()).toBe(12);
+    expect(changes(3)).toBe(32);
+    expect(changes(0)).toBe(2);
+    expect(() => market({ bookUpdatesPerTrade: -1 })).toThrow(/bookUpdatesPerTrade/);
+    expect(() => market({ bookLevels: 0 })).toThrow(/bookLevels/);
+  });
+
+  it('keeps the trades of a seed as they were without books', () => {
+    const m = market({ seed: 42, firstTradeId: 1 });
+    const btc = m.symbols[0]!;
+    for (let i = 0; i < 3; i++) m.trade(btc, 0);
+    // What seed 42 gave before the market had books: they draw from their own sequences.
+    expect(m.truth('BTCUSDT').map((t) => [t.price, t.quantity, t.isBuyerMaker])).toEqual([
+      ['43250.01000000', '1.23897026', false],
+      ['43249.99000000', '0.29204792', true],
+      ['43250.00000000', '1.29656129', true],
+    ]);
+  });
+
+  it('starts each book around its first price, with its own update ids and rules', () => {
+    const m = market({ rules: { ethusdt: { tickSize: '0.10', stepSize: '0.001' } } });
+    const [btc, eth] = m.symbols;
+    const quote = btc!.book.quote();
+    expect(Number(quote.bidPrice)).toBeLessThan(43_250.01);
+    expect(Number(quote.askPrice)).toBeGreaterThan(43_250.01);
+    expect(btc!.book.updateId).not.toBe(eth!.book.updateId);
+    expect(btc!.book.updateId).toBeGreaterThanOrEqual(1_000_000_000 - 1);
+    expect(eth!.rules.tickSize).toBe('0.10000000');
+    expect(btc!.rules.tickSize).toBe('0.01000000');
+    // A tick wider than a cent: the trades walk by ticks too.
+    for (let i = 0; i < 50; i++) m.trade(eth!, i);
+    for (const t of m.truth('ETHUSDT')) expect(t.price).toMatch(/^\d+\.\d0000000$/);
+    expect(() => market({ rules: { DOGEUSDT: {} } })).toThrow(/DOGEUSDT/);
+  });
+});

@@ -2,7 +2,7 @@ import { silentLogger } from '@trade/core';
 import { describe, expect, it } from 'vitest';
 import { FaultInjector, type StreamFaultTarget } from './fault-injector.js';
 import { Market, prng } from './market.js';
-import { quoteQuantity, RestHandler, restRows } from './rest-handler.js';
+import { depthWeight, quoteQuantity, RestHandler, restRows } from './rest-handler.js';
 
 const noStreams: StreamFaultTarget = {
   dropAll: () => undefined,
@@ -195,6 +195,108 @@ describe('RestHandler', () => {
     expect(held).toMatchObject({ status: 200, holdUntil: now() + 5_000, afterHeaders: true });
     expect(held.json).toHaveLength(1);
     expect(rest.stats()).toMatchObject({ restRequests: 1, restHung: 1 });
+  });
+});
+
+describe('RestHandler order book and rules', () => {
+  interface Depth {
+    lastUpdateId: number;
+    bids: [string, string][];
+    asks: [string, string][];
+  }
+
+  it('answers depth with the live book, best first, at its update id', () => {
+    const { get, market, rest } = setup();
+    const btc = market.symbols[0]!;
+    const answer = get('/api/v3/depth?symbol=BTCUSDT&limit=7');
+    expect(answer).toMatchObject({ status: 200, headers: { 'x-mbx-used-weight-1m': '5' } });
+    const depth = answer.json as Depth;
+    expect(Object.keys(depth)).toEqual(['lastUpdateId', 'bids', 'asks']);
+    const truth = btc.book.bookAt(btc.book.updateId, 7);
+    expect(depth).toEqual({ lastUpdateId: truth.updateId, bids: truth.bids, asks: truth.asks });
+    expect(depth.bids[0]![0]).toMatch(/^\d+\.\d{8}$/);
+    expect((get('/api/v3/depth?symbol=ETHUSDT').json as Depth).bids).toHaveLength(100); // default
+    const all = get('/api/v3/depth?symbol=BTCUSDT&limit=5000').json as Depth;
+    expect(all.bids.length).toBe(btc.book.top(5000).bids.length); // every level there is
+    expect(rest.stats().depthSnapshots).toBe(3);
+  });
+
+  it('weighs depth by limit as Binance, and refuses limits outside 1-5000', () => {
+    expect([1, 100, 101, 500, 501, 1000, 1001, 5000].map(depthWeight)).toEqual([
+      5, 5, 25, 25, 50, 50, 250, 250,
+    ]);
+    const { get, rest } = setup();
+    let used = 0;
+    for (const limit of [1, 100, 101, 500, 501, 1000, 1001, 5000]) {
+      used += depthWeight(limit);
+      expect(get(`/api/v3/depth?symbol=BTCUSDT&limit=${limit}`).headers).toEqual({
+        'x-mbx-used-weight-1m': String(used),
+      });
+    }
+    for (const limit of ['0', '5001', '1.5', 'x', '']) {
+      expect(get(`/api/v3/depth?symbol=BTCUSDT&limit=${limit}`)).toMatchObject({
+        status: 400,
+        json: { code: -1100 },
+      });
+    }
+    expect(get('/api/v3/depth?symbol=btcusdt')).toMatchObject({
+      status: 400,
+      json: { code: -1121 },
+    });
+    expect(rest.stats().depthSnapshots).toBe(8);
+  });
+
+  it('answers 429 when a deep snapshot does not fit the minute', () => {
+    const { get, rest } = setup({ weightPerMinute: 300 });
+    expect(get('/api/v3/depth?symbol=BTCUSDT&limit=5000').status).toBe(200); // 250
+    expect(get('/api/v3/depth?symbol=BTCUSDT&limit=1001')).toMatchObject({
+      status: 429,
+      headers: { 'retry-after': '60' },
+    });
+    expect(get('/api/v3/depth?symbol=BTCUSDT&limit=500').status).toBe(200); // 275
+    expect(rest.stats()).toMatchObject({ restRejected: 1, depthSnapshots: 2 });
+  });
+
+  it('answers exchangeInfo with the filters of every symbol, of one, or of a list', () => {
+    const { get } = setup();
+    type Info = { symbols: { symbol: string; filters: { filterType: string }[] }[] };
+    const all = get('/api/v3/exchangeInfo').json as Info & { rateLimits: unknown[] };
+    expect(all.symbols.map((s) => s.symbol)).toEqual(['BTCUSDT', 'ETHUSDT']);
+    expect(all.rateLimits).toContainEqual(
+      expect.objectContaining({ rateLimitType: 'REQUEST_WEIGHT', limit: 6000 }),
+    );
+    const filters = all.symbols[0]!.filters;
+    expect(filters.map((f) => f.filterType)).toEqual(
+      expect.arrayContaining(['PRICE_FILTER', 'LOT_SIZE', 'NOTIONAL']),
+    );
+    expect(filters.find((f) => f.filterType === 'PRICE_FILTER')).toEqual({
+      filterType: 'PRICE_FILTER',
+      minPrice: '0.01000000',
+      maxPrice: '1000000.00000000',
+      tickSize: '0.01000000',
+    });
+    const one = get('/api/v3/exchangeInfo?symbol=ETHUSDT').json as Info;
+    expect(one.symbols.map((s) => s.symbol)).toEqual(['ETHUSDT']);
+    const list = encodeURIComponent('["ETHUSDT","BTCUSDT"]');
+    const two = get(`/api/v3/exchangeInfo?symbols=${list}`).json as Info;
+    expect(two.symbols.map((s) => s.symbol)).toEqual(['ETHUSDT', 'BTCUSDT']);
+    expect(get('/api/v3/exchangeInfo?symbol=DOGEUSDT')).toMatchObject({
+      status: 400,
+      json: { code: -1121 },
+    });
+    expect(get(`/api/v3/exchangeInfo?symbols=${encodeURIComponent('["DOGEUSDT"]')}`)).toMatchObject(
+      { status: 400, json: { code: -1121 } },
+    );
+    for (const bad of ['[', '[]', '"BTCUSDT"']) {
+      expect(get(`/api/v3/exchangeInfo?symbols=${encodeURIComponent(bad)}`)).toMatchObject({
+        status: 400,
+        json: { code: -1100 },
+      });
+    }
+    expect(get('/api/v3/exchangeInfo?symbol=BTCUSDT&symbols=%5B%5D')).toMatchObject({
+      status: 400,
+      json: { code: -1128 },
+    });
   });
 });
 

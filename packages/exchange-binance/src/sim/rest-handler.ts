@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RestLieKind } from './fault-injector.js';
+import { levelsJson } from './book-frames.js';
 import type { Market, MarketSymbol } from './market.js';
 import type { RequestLog } from './request-log.js';
+import { exchangeInfoSymbol } from './symbol-rules.js';
 import type { SimTrade } from './trade-history.js';
 
 /** The REST faults a request can meet, asked of their owner (a `FaultInjector`). */
@@ -44,14 +46,31 @@ export interface RestHandlerStats {
   restWithheld: number;
   restLies: number;
   restHung: number;
+  /** Order book snapshots (`/api/v3/depth`) answered. */
+  depthSnapshots: number;
+}
+
+/** Most levels a side `/api/v3/depth` answers with; its default is 100. */
+export const MAX_DEPTH_LIMIT = 5000;
+
+/**
+ * The request weight of `GET /api/v3/depth?limit=` as Binance counts it:
+ * 1-100: 5, 101-500: 25, 501-1000: 50, more: 250.
+ */
+export function depthWeight(limit: number): number {
+  if (limit <= 100) return 5;
+  if (limit <= 500) return 25;
+  if (limit <= 1000) return 50;
+  return 250;
 }
 
 const TRADE_PATHS = ['/api/v3/trades', '/api/v3/historicalTrades', '/api/v3/aggTrades'];
 
 /**
- * Binance's REST side, without a socket: `ping`, `time`, `exchangeInfo`,
- * and the trade endpoints `historicalTrades`, `trades` and `aggTrades` over
- * the market's ground truth, with request weights (HTTP 429 beyond the
+ * Binance's REST side, without a socket: `ping`, `time`, `exchangeInfo`
+ * (with each symbol's filters), the order book `depth`, and the trade
+ * endpoints `historicalTrades`, `trades` and `aggTrades` over the market's
+ * ground truth, with request weights (HTTP 429 beyond the
  * minute's budget) and the faults its {@link RestFaultSource} holds: forced
  * failures (418 is Binance's ban), withheld history, lies, hangs.
  *
@@ -69,6 +88,7 @@ export class RestHandler {
     restWithheld: 0,
     restLies: 0,
     restHung: 0,
+    depthSnapshots: 0,
   };
   private hugePadding = '';
 
@@ -92,14 +112,9 @@ export class RestHandler {
     return { ...this.counters };
   }
 
-  private answer(path: string, at: number): Pick<RestAnswer, 'status' | 'headers' | 'body'> {
+  private answer(path: string, at: number): RestReply {
     const { faults, market } = this.options;
     const url = new URL(path, 'http://sim');
-    const json = (status: number, body: unknown, headers: Record<string, string> = {}) => ({
-      status,
-      headers,
-      body: JSON.stringify(body),
-    });
     const failure = faults.takeRestFailure();
     if (failure) {
       this.counters.restRejected++;
@@ -109,7 +124,7 @@ export class RestHandler {
         { 'retry-after': String(failure.retryAfterSeconds) },
       );
     }
-    const weight = url.pathname === '/api/v3/aggTrades' ? 4 : 25;
+    const weight = requestWeight(url);
     const weights = this.weights;
     while (weights.length > 0 && weights[0]!.at <= at - 60_000) weights.shift();
     const used = weights.reduce((sum, w) => sum + w.weight, 0) + weight;
@@ -126,11 +141,9 @@ export class RestHandler {
       case '/api/v3/time':
         return json(200, { serverTime: at }, headers);
       case '/api/v3/exchangeInfo':
-        return json(200, {
-          timezone: 'UTC',
-          serverTime: at,
-          symbols: market.symbols.map((s) => ({ symbol: s.symbol, status: 'TRADING' })),
-        });
+        return this.exchangeInfo(url, at);
+      case '/api/v3/depth':
+        return this.depth(url, headers);
     }
     if (!TRADE_PATHS.includes(url.pathname)) return json(404, { code: -1, msg: 'Not found' });
     const state = market.find(url.searchParams.get('symbol') ?? '');
@@ -172,6 +185,67 @@ export class RestHandler {
       return { status: 200, headers, body: this.lie(lie, state, fromId, limit, trades, agg) };
     }
     return json(200, restRows(trades, agg), headers);
+  }
+
+  /** `exchangeInfo`: every symbol, or those of `symbol=` or `symbols=["A","B"]`, with their filters. */
+  private exchangeInfo(url: URL, at: number): RestReply {
+    const { market, weightPerMinute } = this.options;
+    const error = (code: number, msg: string) => json(400, { code, msg });
+    const one = url.searchParams.get('symbol');
+    const many = url.searchParams.get('symbols');
+    if (one !== null && many !== null) {
+      return error(-1128, 'Combination of optional parameters invalid.');
+    }
+    let names: unknown = market.symbols.map((s) => s.symbol);
+    if (one !== null) names = [one];
+    else if (many !== null) {
+      try {
+        names = JSON.parse(many);
+      } catch {
+        return error(-1100, "Illegal characters found in parameter 'symbols'.");
+      }
+    }
+    if (!Array.isArray(names) || names.length === 0) {
+      return error(-1100, "Illegal characters found in parameter 'symbols'.");
+    }
+    const symbols: MarketSymbol[] = [];
+    for (const name of names) {
+      const symbol = typeof name === 'string' ? market.find(name) : undefined;
+      if (!symbol) return error(-1121, 'Invalid symbol.');
+      symbols.push(symbol);
+    }
+    return json(200, {
+      timezone: 'UTC',
+      serverTime: at,
+      rateLimits: [
+        {
+          rateLimitType: 'REQUEST_WEIGHT',
+          interval: 'MINUTE',
+          intervalNum: 1,
+          limit: weightPerMinute,
+        },
+      ],
+      exchangeFilters: [],
+      symbols: symbols.map((s) => exchangeInfoSymbol(s.rules)),
+    });
+  }
+
+  /** `depth`: the live book's best `limit` levels a side and its update id. */
+  private depth(url: URL, headers: Record<string, string>): RestReply {
+    const state = this.options.market.find(url.searchParams.get('symbol') ?? '');
+    if (!state) return json(400, { code: -1121, msg: 'Invalid symbol.' }, headers);
+    const limit = depthLimit(url);
+    if (limit === undefined) {
+      const msg = `Illegal characters found in parameter 'limit'; legal range is '1-${MAX_DEPTH_LIMIT}'.`;
+      return json(400, { code: -1100, msg }, headers);
+    }
+    const top = state.book.top(limit);
+    this.counters.depthSnapshots++;
+    return {
+      status: 200,
+      headers,
+      body: `{"lastUpdateId":${top.updateId},"bids":${levelsJson(top.bids)},"asks":${levelsJson(top.asks)}}`,
+    };
   }
 
   /** The body of a lying answer of `kind` to a request for `limit` trades from `fromId`. */
@@ -216,6 +290,32 @@ export class RestHandler {
         // Valid JSON (trailing whitespace), too large to be an honest answer.
         return JSON.stringify(restRows(trades, agg)) + (this.hugePadding ||= ' '.repeat(8 << 20));
     }
+  }
+}
+
+/** What to answer, before the hang faults say when. */
+type RestReply = Pick<RestAnswer, 'status' | 'headers' | 'body'>;
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): RestReply {
+  return { status, headers, body: JSON.stringify(body) };
+}
+
+/** The `limit` of a depth request (default 100), or `undefined` when it is not 1 to 5000. */
+function depthLimit(url: URL): number | undefined {
+  const param = url.searchParams.get('limit');
+  const limit = param === null ? 100 : Number(param);
+  return Number.isInteger(limit) && limit >= 1 && limit <= MAX_DEPTH_LIMIT ? limit : undefined;
+}
+
+/** What a request to `url` weighs against the minute's budget. */
+function requestWeight(url: URL): number {
+  switch (url.pathname) {
+    case '/api/v3/aggTrades':
+      return 4;
+    case '/api/v3/depth':
+      return depthWeight(depthLimit(url) ?? 100);
+    default:
+      return 25;
   }
 }
 

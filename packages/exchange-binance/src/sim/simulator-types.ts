@@ -1,10 +1,12 @@
-import type { Logger } from '@trade/core';
+import type { BookTop, Logger, SymbolRules } from '@trade/core';
 import type {
   MalformedKind,
   RefuseConnectionsOptions,
   RestLieKind,
   SimFaultKind,
 } from './fault-injector.js';
+import type { SimQuote } from './order-book-truth.js';
+import type { SimSymbolRulesOptions } from './symbol-rules.js';
 import type { SimTrade } from './trade-history.js';
 
 // The simulator's public shapes, apart from the code that implements them.
@@ -31,8 +33,30 @@ export interface BinanceSimulatorOptions {
   faults?: Partial<Record<SimFaultKind, number>>;
   /** First trade id of each symbol. Default derived from the seed (around 1e9). */
   firstTradeId?: number;
-  /** Trades kept per symbol for the ground truth and the REST endpoints. Default `1_000_000`. */
+  /**
+   * Trades kept per symbol for the ground truth and the REST endpoints, and
+   * book changes kept at least for {@link BinanceSimulator.bookAt} and
+   * {@link BinanceSimulator.quoteTruth} (about 20 bytes each). Default `1_000_000`.
+   */
   retain?: number;
+  /**
+   * Exchange rules per symbol (`exchangeInfo` filters; book prices sit on
+   * the tick, quantities on the step), e.g. `{ ETHUSDT: { tickSize: '0.1' } }`.
+   * Unset fields keep the defaults: tickSize `0.01000000`, minPrice
+   * `0.01000000`, maxPrice `1000000.00000000`, stepSize and minQty
+   * `0.00001000`, maxQty `9000.00000000`, minNotional `5.00000000`,
+   * maxNotional `9000000.00000000`, in a `NOTIONAL` filter.
+   */
+  rules?: Readonly<Record<string, SimSymbolRulesOptions>>;
+  /** Levels per side each order book starts with, around the symbol's first price (1-5000). Default `500`. */
+  bookLevels?: number;
+  /**
+   * Order book changes each trade makes (each its own update id); `0`: the
+   * book moves only by {@link BinanceSimulator.generateBook}. Default `1`.
+   */
+  bookUpdatesPerTrade?: number;
+  /** Update id of the first book change of every symbol. Default derived from the seed per symbol (1e9 to 1.1e9). */
+  firstUpdateId?: number;
   /** Server ping interval. Default 20 s, as Binance. */
   pingIntervalMs?: number;
   /** A client that has not answered a ping for this long is dropped. Default 60 s. */
@@ -81,6 +105,10 @@ export interface SimulatorStats {
   streamLimitRefusals: number;
   /** Connections dropped for not answering pings. */
   pongTimeouts: number;
+  /** Depth events not sent, by {@link BinanceSimulator.dropDepthDiff}. */
+  depthDiffsDropped: number;
+  /** Order book snapshots (`GET /api/v3/depth`) answered. */
+  depthSnapshots: number;
 }
 
 /** What a test can see of one connection. */
@@ -113,8 +141,39 @@ export interface BinanceSimulator {
   truth(symbol: string): SimTrade[];
   /** Id of the newest trade of `symbol`, or `undefined` before the first. */
   lastTradeId(symbol: string): number | undefined;
-  /** Generates `count` trades (of `symbol`, or of each symbol) now and sends them. */
+  /**
+   * Generates `count` trades (of `symbol`, or of each symbol) now and sends
+   * them; each moves the symbol's book (see `bookUpdatesPerTrade`).
+   */
   generate(count: number, symbol?: string): void;
+  /**
+   * Makes `count` order book changes (of `symbol`, or of each symbol) now,
+   * each with the next update id, around the last trade price; bookTicker
+   * frames go now, depth events at their next 100 ms (or 1 s) tick.
+   */
+  generateBook(count: number, symbol?: string): void;
+  /** Update id of `symbol`'s newest book change (before any: the starting book's, first update id - 1). */
+  lastUpdateId(symbol: string): number;
+  /**
+   * Every bookTicker `symbol`'s book generated (whether or not anyone was
+   * subscribed), oldest first, from `fromUpdateId` on (default: from the
+   * oldest retained change): the ground truth of the bookTicker stream.
+   * Rebuilt on each call, so ask once per check.
+   */
+  quoteTruth(symbol: string, fromUpdateId?: number): SimQuote[];
+  /**
+   * The book of `symbol` right after the change with `updateId`: its best
+   * `depth` levels a side (default 20), best first, exact strings. Any id
+   * from the oldest retained change to {@link lastUpdateId}; others throw.
+   *
+   * @example
+   * ```ts
+   * const book = sim.bookAt('BTCUSDT', sim.lastUpdateId('BTCUSDT'), 5000); // every level
+   * ```
+   */
+  bookAt(symbol: string, updateId: number, depth?: number): BookTop;
+  /** The exchange rules of `symbol`, as `exchangeInfo` shows them. */
+  symbolRules(symbol: string): SymbolRules;
   /** Closes every connection abruptly (TCP destroy, no close frame). */
   drop(): void;
   /**
@@ -126,6 +185,17 @@ export interface BinanceSimulator {
   gap(count?: number, symbol?: string): void;
   /** Sends the newest `count` trades of `symbol` (default: each) again. */
   duplicate(count?: number, symbol?: string): void;
+  /**
+   * The next `count` (default 1) depth events of `symbol` (default: of each
+   * symbol) are not sent though the book moves on: a subscriber sees a `U`
+   * past its last `u` + 1. Counted in `stats().depthDiffsDropped`; calls add up.
+   *
+   * @example
+   * ```ts
+   * sim.dropDepthDiff('BTCUSDT'); // the client must resync from a snapshot
+   * ```
+   */
+  dropDepthDiff(symbol?: string, count?: number): void;
   /** Sends one malformed frame of `kind` to every connection. */
   malformed(kind?: MalformedKind): void;
   /** Sends `serverShutdown` to every connection, and closes them `closeAfterMs` later (default 1 s). */

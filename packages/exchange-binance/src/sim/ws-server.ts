@@ -1,6 +1,7 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from '@trade/core';
+import { BookStreams } from './book-streams.js';
 import type { RefuseConnectionsOptions } from './fault-injector.js';
 import type { Market, MarketSymbol } from './market.js';
 import { RequestLog } from './request-log.js';
@@ -41,6 +42,8 @@ export interface StreamServerOptions {
   readonly refusal: (at: number) => RefuseConnectionsOptions | undefined;
   /** A socket can take more, or a connection subscribed: the fastest generation may go on. */
   readonly onWritable: () => void;
+  /** Asked before each depth event of `symbol` goes out: `true` drops it (the fault injector's). */
+  readonly dropDepthDiff?: (symbol: string) => boolean;
 }
 
 /** The counters of {@link StreamServer}, as `SimulatorStats` names them. */
@@ -52,6 +55,8 @@ export interface StreamServerStats {
   rateLimitDrops: number;
   streamLimitRefusals: number;
   pongTimeouts: number;
+  /** Depth events dropped by the fault injector. */
+  depthDiffsDropped: number;
 }
 
 /**
@@ -59,6 +64,7 @@ export interface StreamServerStats {
  * combined `/stream?streams=` and raw `/ws/<stream>` connections, the
  * subscription protocol, pings, pong timeouts, the message rate limit and
  * the connection lifetime. It sends the trades it is given; it makes none.
+ * The book's streams go through its {@link BookStreams}.
  *
  * @example
  * ```ts
@@ -72,7 +78,7 @@ export class StreamServer {
   private readonly connections = new Set<SimConnection>();
   private readonly attempts: number[] = [];
   private readonly log = new RequestLog();
-  private readonly counters: StreamServerStats = {
+  private readonly counters: Omit<StreamServerStats, 'depthDiffsDropped'> = {
     connectionsAccepted: 0,
     connectionsRefused: 0,
     peakConnections: 0,
@@ -81,6 +87,7 @@ export class StreamServer {
     streamLimitRefusals: 0,
     pongTimeouts: 0,
   };
+  private readonly book: BookStreams;
   private nextConnectionId = 1;
   private closed = false;
   private readonly context = {
@@ -88,7 +95,14 @@ export class StreamServer {
     later: (ms: number, fn: () => void) => this.options.later(ms, fn),
   };
 
-  constructor(private readonly options: StreamServerOptions) {}
+  constructor(private readonly options: StreamServerOptions) {
+    this.book = new BookStreams({
+      market: options.market,
+      connections: this.connections,
+      now: options.now,
+      dropDepthDiff: options.dropDepthDiff ?? (() => false),
+    });
+  }
 
   /** Answers a WebSocket upgrade request: a connection, or an HTTP refusal. */
   upgrade(request: IncomingMessage, socket: Socket): void {
@@ -153,6 +167,7 @@ export class StreamServer {
     this.connections.add(connection);
     this.counters.connectionsAccepted++;
     this.counters.peakConnections = Math.max(this.counters.peakConnections, this.connections.size);
+    this.book.refresh();
     this.options.logger.debug(
       { connection: connection.id, path: request.url },
       'sim: connection opened',
@@ -162,6 +177,7 @@ export class StreamServer {
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       this.connections.delete(connection);
+      this.book.refresh();
       this.options.logger.debug({ connection: connection.id }, 'sim: connection closed');
     });
     this.options.onWritable();
@@ -204,6 +220,7 @@ export class StreamServer {
       this.options.maxStreamsPerConnection,
     );
     if (outcome.refusal?.reason === 'stream_limit') this.counters.streamLimitRefusals++;
+    this.book.refresh();
     if (outcome.subscribe) this.options.onWritable();
     connection.sendText(outcome.reply);
   }
@@ -254,6 +271,15 @@ export class StreamServer {
         connection.queueAscii(tradeFrame(symbol, trade, true, connection.combined));
       }
     }
+  }
+
+  /**
+   * Sends each symbol's event of the `kind` depth stream to its subscribers
+   * (see {@link BookStreams.emitDepth}), and writes them.
+   */
+  emitDepth(kind: 'depth@100ms' | 'depth'): void {
+    this.book.emitDepth(kind);
+    this.flushAll();
   }
 
   /** Writes every connection's queued frames. */
@@ -332,7 +358,7 @@ export class StreamServer {
 
   /** A copy of the counters. */
   stats(): StreamServerStats {
-    return { ...this.counters };
+    return { ...this.counters, depthDiffsDropped: this.book.dropped };
   }
 
   /** Refuses further upgrades and destroys every connection. */
