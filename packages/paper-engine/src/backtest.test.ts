@@ -1,16 +1,38 @@
-import type { PaperFill, Tick } from '@trade/core';
+import { createQuote, type PaperFill, type Quote } from '@trade/core';
 import { describe, expect, it } from 'vitest';
-import { randomWalk, ticksAt } from '../test/ticks.js';
+import { T0, randomWalk, ticksAt } from '../test/ticks.js';
 import { runBacktest, type BacktestProgress } from './backtest.js';
 import { PaperEngine } from './paper-engine.js';
 import { smaCrossover } from './sma-crossover.js';
+import { HOLD, buySignal, sellSignal, type StrategyDefinition } from './strategy.js';
 import { strategyByName } from './strategy-registry.js';
 
-async function* streamed(ticks: readonly Tick[]): AsyncGenerator<Tick> {
-  for (const t of ticks) {
+async function* streamed<T>(items: readonly T[]): AsyncGenerator<T> {
+  for (const item of items) {
     await Promise.resolve();
-    yield t;
+    yield item;
   }
+}
+
+/** BUY on the 2nd trade, SELL on the 4th. */
+const buyThenSell: StrategyDefinition = {
+  name: 'buy-then-sell',
+  warmUpTicks: 0,
+  create: () => ({
+    onTick: (t) => (t.tradeId === 2 ? buySignal() : t.tradeId === 4 ? sellSignal() : HOLD),
+  }),
+};
+
+function quoteAt(updateId: number, receiveTime: number, bid: string, ask: string): Quote {
+  return createQuote({
+    symbol: 'BTCUSDT',
+    updateId,
+    bidPrice: bid,
+    bidQty: '50',
+    askPrice: ask,
+    askQty: '50',
+    receiveTime,
+  });
 }
 
 describe('runBacktest', () => {
@@ -75,6 +97,75 @@ describe('runBacktest', () => {
     expect(summary.feesPaid).toBeGreaterThan(0);
     expect(summary.roundTrips.closed).toBeGreaterThan(0);
     expect(summary.winRate).toBe(summary.roundTrips.wins / summary.roundTrips.closed);
+  });
+
+  it('replays quotes merged with the ticks by time, so orders fill at the touch as live', async () => {
+    // Trades 1 s apart from T0 + 1 s; the quote at T0 + 4 s comes before the trade at that time.
+    const ticks = ticksAt('BTCUSDT', [100, 100, 100, 100, 100]);
+    const quotes = [
+      quoteAt(1, T0 + 1500, '99', '101'),
+      quoteAt(2, T0 + 4000, '104', '105'),
+      quoteAt(3, T0 + 4500, '90', '91'),
+    ];
+    const portfolio = { sizing: { mode: 'notional', amount: 1010 }, feeBps: 0 } as const;
+    const written: PaperFill[] = [];
+    const summary = await runBacktest({
+      ticks: streamed(ticks),
+      quotes: streamed(quotes),
+      strategy: buyThenSell,
+      portfolio,
+      fillWriter: { write: (fills) => Promise.resolve(void written.push(...fills)) },
+    });
+    expect(written.map((f) => [f.side, f.price, f.quantity, f.cashAfter])).toEqual([
+      ['BUY', '101', '10', '8990'],
+      ['SELL', '104', '10', '10030'],
+    ]);
+    expect(summary).toMatchObject({
+      ticks: 5,
+      quotes: 3,
+      bookTops: 0,
+      trades: 2,
+      fillSources: { book: 0, quote: 2, last: 0 },
+      realizedPnl: 30,
+    });
+
+    // Live, the same stream in the same order gives the same fills.
+    const live: PaperFill[] = [];
+    const engine = new PaperEngine({
+      strategy: buyThenSell,
+      portfolio,
+      onFill: (f) => void live.push(f),
+    });
+    engine.onQuote(quotes[0]!);
+    for (const t of ticks.slice(0, 3)) engine.onTick(t);
+    engine.onQuote(quotes[1]!);
+    engine.onTick(ticks[3]!);
+    engine.onQuote(quotes[2]!);
+    engine.onTick(ticks[4]!);
+    expect(live).toEqual(written);
+  });
+
+  it('replays book tops, whose levels the orders walk', async () => {
+    const summary = await runBacktest({
+      ticks: ticksAt('BTCUSDT', [100, 100]),
+      books: [
+        {
+          symbol: 'BTCUSDT',
+          updateId: 1,
+          timestamp: T0,
+          bids: [],
+          asks: [
+            ['100', '1'],
+            ['102', '10'],
+          ],
+        },
+      ],
+      strategy: buyThenSell,
+      portfolio: { sizing: { mode: 'notional', amount: 304 }, feeBps: 0 },
+    });
+    // 100 + 2 x 102 = 304 for 3 units.
+    expect(summary).toMatchObject({ bookTops: 1, trades: 1, fillSources: { book: 1 } });
+    expect(summary.positions[0]).toMatchObject({ quantity: 3, averageCost: 304 / 3 });
   });
 
   it('reports progress every N ticks and once at the end', async () => {

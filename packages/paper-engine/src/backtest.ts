@@ -1,9 +1,17 @@
-import type { Logger, PaperFillWriter, Tick } from '@trade/core';
+import type { BookTop, Logger, PaperFillWriter, Quote, Tick } from '@trade/core';
 import type { TradingMetrics } from '@trade/metrics';
+import type { SymbolRulesSource } from './exchange-rules.js';
 import { PaperEngine } from './paper-engine.js';
 import { EquityTracker, type SharpePeriod, type SharpeRatio } from './performance.js';
 import type { PortfolioOptions, PositionSnapshot, RoundTripStats } from './portfolio.js';
-import type { RejectReason, StrategyDefinition } from './strategy.js';
+import { mergeByTime, timed, type ReplayInput } from './replay.js';
+import type { FillSource, RejectReason, StrategyDefinition } from './strategy.js';
+
+/** An order book top with the time it was taken (a `book_snapshots` row), for a replay. */
+export interface TimedBookTop extends BookTop {
+  /** Milliseconds since the epoch. */
+  readonly timestamp: number;
+}
 
 /** Where a backtest is, handed to {@link BacktestOptions.onProgress}. */
 export interface BacktestProgress {
@@ -25,6 +33,18 @@ export interface BacktestProgress {
 export interface BacktestOptions {
   /** The ticks to replay in order, e.g. streamed from the tick repository. */
   ticks: AsyncIterable<Tick> | Iterable<Tick>;
+  /**
+   * Stored quotes to replay with the ticks, in `receiveTime` order: merged
+   * with the ticks by time (a quote at the same millisecond as a trade comes
+   * first), so orders fill at the touch as they would have live.
+   */
+  quotes?: AsyncIterable<Quote> | Iterable<Quote>;
+  /** Stored order book tops, in `timestamp` order, merged likewise: orders walk their levels. */
+  books?: AsyncIterable<TimedBookTop> | Iterable<TimedBookTop>;
+  /** Each symbol's exchange rules, as {@link PaperEngineOptions.rules}. */
+  rules?: SymbolRulesSource;
+  /** As {@link PaperEngineOptions.maxQuoteAgeMs}. */
+  maxQuoteAgeMs?: number;
   strategy: StrategyDefinition;
   portfolio?: PortfolioOptions;
   /** Period of the Sharpe ratio's returns. Default `hour`. */
@@ -55,11 +75,18 @@ export interface BacktestSummary {
   readonly ticks: number;
   /** Ticks ignored as not newer than the previous trade id of their symbol. */
   readonly ticksSkipped: number;
+  /** Quotes and book tops replayed (kept: repeats not counted). */
+  readonly quotes: number;
+  readonly bookTops: number;
   /** Fills: BUYs plus SELLs. */
   readonly trades: number;
   readonly buys: number;
   readonly sells: number;
   readonly rejectedOrders: Readonly<Record<RejectReason, number>>;
+  /** Fills by where their price came from: the book, a quote, the last price with slippage. */
+  readonly fillSources: Readonly<Record<FillSource, number>>;
+  /** Fills cut short by the book's visible depth. */
+  readonly partialFills: number;
   readonly initialCash: number;
   /** Cash plus positions marked to each symbol's last price. */
   readonly finalEquity: number;
@@ -106,6 +133,8 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestSum
     ...(options.fillWriter && { fillWriter: options.fillWriter }),
     ...(options.fillBatch && { fillBatch: options.fillBatch }),
     ...(options.logger && { logger: options.logger }),
+    ...(options.rules && { rules: options.rules }),
+    ...(options.maxQuoteAgeMs !== undefined && { maxQuoteAgeMs: options.maxQuoteAgeMs }),
     onFill: (fill) => {
       if (fill.side === 'BUY') buys += 1;
       else sells += 1;
@@ -134,19 +163,33 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestSum
       done,
     });
 
+  const onTick = (tick: Tick): void => {
+    engine.onTick(tick);
+    count += 1;
+    if (first === null) first = tick.tradeTime;
+    last = tick.tradeTime;
+    if (!symbols.has(tick.symbol)) symbols.add(tick.symbol);
+    tracker.record(tick.tradeTime, portfolio.equity());
+    if (count % every === 0) progress(false);
+  };
+
   try {
-    for await (const tick of options.ticks) {
-      if (signal?.aborted) {
-        aborted = true;
-        break;
+    if (options.quotes === undefined && options.books === undefined) {
+      for await (const tick of options.ticks) {
+        if (signal?.aborted) {
+          aborted = true;
+          break;
+        }
+        onTick(tick);
       }
-      engine.onTick(tick);
-      count += 1;
-      if (first === null) first = tick.tradeTime;
-      last = tick.tradeTime;
-      if (!symbols.has(tick.symbol)) symbols.add(tick.symbol);
-      tracker.record(tick.tradeTime, portfolio.equity());
-      if (count % every === 0) progress(false);
+    } else {
+      // Books, then quotes, then ticks: at the same millisecond the market data goes first.
+      const { books, quotes } = options;
+      const inputs: ReplayInput[] = [];
+      if (books) inputs.push(timed(books, bookTime, (b) => engine.onBook(b)));
+      if (quotes) inputs.push(timed(quotes, quoteTime, (q) => engine.onQuote(q)));
+      inputs.push(timed(options.ticks, tradeTime, onTick));
+      aborted = await mergeByTime(inputs, signal);
     }
   } finally {
     await engine.close();
@@ -163,10 +206,14 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestSum
     to: last === null ? null : new Date(last).toISOString(),
     ticks: count,
     ticksSkipped: state.ticksSkipped,
+    quotes: state.quotesReceived,
+    bookTops: state.bookTopsReceived,
     trades: snapshot.fills,
     buys,
     sells,
     rejectedOrders: snapshot.rejections,
+    fillSources: snapshot.fillSources,
+    partialFills: snapshot.partialFills,
     initialCash: snapshot.initialCash,
     finalEquity: snapshot.equity,
     totalReturn: snapshot.equity / snapshot.initialCash - 1,
@@ -182,3 +229,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestSum
     aborted,
   };
 }
+
+const bookTime = (book: TimedBookTop): number => book.timestamp;
+const quoteTime = (quote: Quote): number => quote.receiveTime;
+const tradeTime = (tick: Tick): number => tick.tradeTime;

@@ -1,12 +1,21 @@
 export { runBacktest } from './backtest.js';
-export type { BacktestOptions, BacktestProgress, BacktestSummary } from './backtest.js';
+export type {
+  BacktestOptions,
+  BacktestProgress,
+  BacktestSummary,
+  TimedBookTop,
+} from './backtest.js';
+export type { SymbolRulesSource } from './exchange-rules.js';
 export { FillLog } from './fill-log.js';
 export type { FillLogOptions, FillWriteOutcome, FillWriter, RefusedFill } from './fill-log.js';
 export { PaperEngine } from './paper-engine.js';
+export type { MarketLiquidity } from './market-view.js';
 export type { PaperEngineOptions, PaperEngineState } from './paper-engine.js';
 export type { SharpePeriod, SharpeRatio } from './performance.js';
 export { Portfolio } from './portfolio.js';
 export type {
+  ExactBalances,
+  OrderMarket,
   OrderResult,
   PortfolioOptions,
   PortfolioSnapshot,
@@ -21,9 +30,11 @@ export { rsiStrategy } from './rsi.js';
 export type { RsiOptions } from './rsi.js';
 export { smaCrossover } from './sma-crossover.js';
 export type { SmaCrossoverOptions } from './sma-crossover.js';
-export { HOLD, buySignal, sellSignal } from './strategy.js';
+export { HOLD, REJECT_REASONS, buySignal, sellSignal } from './strategy.js';
 export type {
+  ExactFill,
   ExecutedFill,
+  FillSource,
   OrderRejection,
   RejectReason,
   Signal,

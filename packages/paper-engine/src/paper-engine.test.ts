@@ -76,25 +76,29 @@ describe('PaperEngine', () => {
     for (const t of ticksAt('BTCUSDT', [50, 40, 45, 50, 60])) engine.onTick(t);
     await engine.close();
 
-    // BUY 100 at 40 with 0.1% fee: notional 100/1.001, fee 100 - 100/1.001.
-    const notional = 100 / 1.001;
-    const quantity = notional / 40;
+    // BUY 100 at 40 with 0.1% fee: 100 / 1.001 / 40 = 2.4975024975... units, cut to
+    // 8 decimals; notional 40 x 2.49750249 = 99.9000996, fee 0.0999000996 -> 0.0999001.
     expect(writer.fills).toHaveLength(2);
     expect(writer.fills[0]).toEqual({
       strategy: 'scripted',
       symbol: 'BTCUSDT',
       side: 'BUY',
       price: '40',
-      quantity: String(quantity),
-      fee: String(100 - notional),
-      cashAfter: '900',
-      positionAfter: String(quantity),
+      quantity: '2.49750249',
+      fee: '0.0999001',
+      cashAfter: '900.0000003',
+      positionAfter: '2.49750249',
       timestamp: ticksAt('BTCUSDT', [0], 2)[0]!.tradeTime,
     });
-    const sellFee = quantity * 50 * 0.001;
-    const cash = 900 + (quantity * 50 - sellFee);
-    expect(Number(writer.fills[1]!.cashAfter)).toBe(cash);
-    expect(writer.fills[1]!.positionAfter).toBe('0');
+    // SELL at 50: notional 124.8751245, fee 0.1248751245 -> 0.12487512.
+    expect(writer.fills[1]).toMatchObject({
+      price: '50',
+      quantity: '2.49750249',
+      fee: '0.12487512',
+      cashAfter: '1024.75024968',
+      positionAfter: '0',
+    });
+    const cash = 1024.75024968;
 
     expect(await value(metrics.paperTrades)).toBe(2);
     expect(await value(metrics.paperPortfolioValue)).toBe(cash);
@@ -102,7 +106,8 @@ describe('PaperEngine', () => {
     expect(await value(metrics.paperTickDuration, '_count')).toBe(5);
     const state = engine.state();
     expect(state.ticksProcessed).toBe(5);
-    expect(state.portfolio.feesPaid).toBeCloseTo(100 - notional + sellFee, 12);
+    expect(state.portfolio.exact.feesPaid).toBe('0.22477522');
+    expect(state.portfolio.feesPaid).toBe(0.22477522);
   });
 
   it('adds each fill’s fee and slippage cost to their counters', async () => {
@@ -117,16 +122,19 @@ describe('PaperEngine', () => {
       },
       metrics,
     });
-    // Budget 101: notional 100, fee 1; at 101, 100/101 units, slippage 1 per unit.
+    // Budget 101 at 100 x 1.01 = 101: 101 / 1.01 / 101 = 0.990099009... -> 0.990099 units,
+    // notional 99.999999, fee 0.99999999, slippage 1 per unit.
     engine.onTick(tick('BTCUSDT', 1, 100));
-    expect(await value(metrics.paperFeesPaid)).toBeCloseTo(1, 12);
-    expect(await value(metrics.paperSlippageCost)).toBeCloseTo(100 / 101, 12);
-    // SELL at 100 * 0.99 = 99: fee 0.99 per unit, slippage 1 per unit.
+    expect(await value(metrics.paperFeesPaid)).toBe(0.99999999);
+    expect(await value(metrics.paperSlippageCost)).toBe(0.990099);
+    // SELL at 100 x 0.99 = 99: notional 98.019801, fee 0.98019801, slippage 1 per unit.
     engine.onTick(tick('BTCUSDT', 2, 100));
-    const units = 100 / 101;
-    expect(await value(metrics.paperFeesPaid)).toBeCloseTo(1 + 99 * units * 0.01, 12);
-    expect(await value(metrics.paperSlippageCost)).toBeCloseTo(2 * units, 12);
-    expect(engine.state().portfolio.slippageCost).toBeCloseTo(2 * units, 12);
+    expect(await value(metrics.paperFeesPaid)).toBeCloseTo(1.980198, 12);
+    expect(await value(metrics.paperSlippageCost)).toBeCloseTo(1.980198, 12);
+    expect(engine.state().portfolio.exact).toMatchObject({
+      feesPaid: '1.980198',
+      slippageCost: '1.980198',
+    });
   });
 
   it('keeps strategy state per symbol: interleaving changes nothing', () => {

@@ -1,18 +1,24 @@
 import {
+  ConfigError,
   silentLogger,
+  type BookTop,
   type Logger,
   type PaperFill,
   type PaperFillWriter,
+  type Quote,
   type RecentTicks,
+  type Side,
   type Tick,
 } from '@trade/core';
 import type { TradingMetrics } from '@trade/metrics';
+import { orderRules, rulesOf, type SymbolRulesSource } from './exchange-rules.js';
 import { FillLog, type FillLogOptions, type FillWriter } from './fill-log.js';
-import { plainDecimal } from './plain-decimal.js';
+import { MarketView } from './market-view.js';
 import { Portfolio, type PortfolioOptions, type PortfolioSnapshot } from './portfolio.js';
 import type {
   ExecutedFill,
   OrderRejection,
+  RejectReason,
   Signal,
   Strategy,
   StrategyContext,
@@ -53,6 +59,28 @@ export interface PaperEngineOptions {
   logger?: Logger;
   /** Called with every fill after it is applied (synchronously, in the tick). */
   onFill?: (fill: PaperFill, executed: ExecutedFill) => void;
+  /**
+   * Called with every refused order (synchronously, in the tick), after the
+   * strategy's own `onRejected`.
+   */
+  onRejected?: (rejection: OrderRejection) => void;
+  /**
+   * Each symbol's exchange rules (`exchangeInfo`'s tick size, step size,
+   * minimum quantity and notional): a map by symbol or a lookup function. A
+   * symbol with rules has every order's quantity rounded down to its step,
+   * and orders under its minimums refused and told to the strategy. Without
+   * rules (the default), quantities are cut to 8 decimals and nothing else.
+   * A map is checked here (a bad value throws a `ConfigError`); rules a
+   * function returns are checked at the order, which is refused as
+   * `invalid_rules` (and logged) when they are bad.
+   */
+  rules?: SymbolRulesSource;
+  /**
+   * A quote received longer than this before the trade time of the tick
+   * that triggers an order is not used for it (the order fills at the last
+   * price with slippage, or the book). Default: no limit.
+   */
+  maxQuoteAgeMs?: number;
 }
 
 /** The engine's counters and portfolio as a plain, JSON-serialisable object. */
@@ -72,8 +100,21 @@ export interface PaperEngineState {
   readonly pendingFills: number;
   /** Fills the writer refused (set aside, not retried). */
   readonly refusedFills: number;
+  /** Orders refused, for any reason (by reason: `portfolio.rejections`). */
+  readonly ordersRejected: number;
+  /** Quotes kept (repeats, by update id, are not counted). */
+  readonly quotesReceived: number;
+  /** Order book tops kept (repeats, by update id, are not counted). */
+  readonly bookTopsReceived: number;
   readonly portfolio: PortfolioSnapshot;
 }
+
+/** Refusals by the exchange's rules or the book: an operator wants to see them. */
+const NOTABLE_REJECTIONS: ReadonlySet<RejectReason> = new Set<RejectReason>([
+  'below_min_qty',
+  'below_min_notional',
+  'no_liquidity',
+]);
 
 class SymbolSlot implements StrategyContext {
   position = 0;
@@ -89,19 +130,27 @@ class SymbolSlot implements StrategyContext {
 
 /**
  * Runs one strategy per symbol on ticks and trades a shared {@link Portfolio}.
- * `onTick` is synchronous and deterministic: the same ticks give the same
- * fills, live or in a backtest (fill timestamps are the ticks' trade times).
- * Fills go to the writer in batches and are never awaited per tick.
+ * `onTick` is synchronous and deterministic: the same ticks (with the same
+ * quotes and book tops between them) give the same fills, live or in a
+ * backtest (fill timestamps are the ticks' trade times). An order fills at
+ * the symbol's latest quote or book when one is known (see
+ * {@link PaperEngine.onQuote}, {@link PaperEngine.onBook}), else at the last
+ * price with slippage. Fills go to the writer in batches and are never
+ * awaited per tick.
  *
  * @example
  * ```ts
  * const engine = new PaperEngine({
  *   strategy: strategyByName('sma', { fast: 5, slow: 20 }),
  *   portfolio: { initialCash: 10_000, feeBps: 10, slippageBps: 5 },
+ *   rules: new Map([['BTCUSDT', btcRules]]), // from exchangeInfo
  *   metrics, recentTicks: tickCache, fillWriter: repository, logger,
  * });
  * await engine.warmUp(['BTCUSDT']);
- * for await (const tick of ticks) engine.onTick(tick);
+ * for await (const event of marketData) {
+ *   if (event.kind === 'quote') engine.onQuote(event.quote);
+ *   else engine.onTick(event.tick);
+ * }
  * await engine.close();
  * ```
  */
@@ -116,7 +165,14 @@ export class PaperEngine {
   private readonly fillLog: FillLog | undefined;
   private readonly logger: Logger;
   private readonly onFillListener: PaperEngineOptions['onFill'];
+  private readonly onRejectedListener: PaperEngineOptions['onRejected'];
+  private readonly rules: SymbolRulesSource | undefined;
+  private readonly maxQuoteAgeMs: number;
+  private readonly market = new MarketView();
   private processed = 0;
+  private rejectedOrders = 0;
+  private quotes = 0;
+  private bookTops = 0;
   private skipped = 0;
   private strategyErrors = 0;
   private closed = false;
@@ -131,6 +187,17 @@ export class PaperEngine {
     this.recentTicks = options.recentTicks;
     this.logger = options.logger ?? silentLogger;
     this.onFillListener = options.onFill;
+    this.onRejectedListener = options.onRejected;
+    const rules = options.rules;
+    if (rules !== undefined && typeof rules !== 'function') {
+      for (const symbolRules of rules.values()) orderRules(symbolRules);
+    }
+    this.rules = rules;
+    const maxAge = options.maxQuoteAgeMs;
+    if (maxAge !== undefined && !(maxAge >= 0)) {
+      throw new ConfigError('maxQuoteAgeMs', maxAge, 'a number of milliseconds from 0');
+    }
+    this.maxQuoteAgeMs = maxAge ?? Number.POSITIVE_INFINITY;
     const metrics = this.metrics;
     this.fillLog = options.fillWriter
       ? new FillLog({
@@ -215,13 +282,34 @@ export class PaperEngine {
       this.strategyFailed(tick, error);
       signal = { action: 'HOLD' };
     }
-    if (signal.action !== 'HOLD') this.execute(slot, signal, tick, price);
+    if (signal.action !== 'HOLD') this.execute(slot, signal, tick);
     if (metrics !== undefined) {
       const equity = portfolio.equity();
       metrics.paperPortfolioValue.set(equity);
       metrics.paperPnl.set(equity - portfolio.initialCash);
       metrics.paperTickDuration.observe((performance.now() - started) / 1000);
     }
+  }
+
+  /**
+   * Keeps `quote` as the symbol's touch for the orders that follow (in
+   * stream order): a BUY then fills at its ask, a SELL at its bid. A quote
+   * whose update id is not above the last one kept is a repeat, ignored.
+   */
+  onQuote(quote: Quote): void {
+    if (!this.closed && this.market.addQuote(quote)) this.quotes += 1;
+  }
+
+  /**
+   * Keeps `top` as the symbol's order book for the orders that follow: an
+   * order then walks the levels of its side (asks for a BUY, bids for a
+   * SELL) and fills at their volume-weighted price. An order larger than the
+   * levels hold fills what they hold (a partial fill, counted in
+   * `portfolio.partialFills`); the rest is not carried over. A top whose
+   * update id is not above the last one kept is ignored.
+   */
+  onBook(top: BookTop): void {
+    if (!this.closed && this.market.addBook(top)) this.bookTops += 1;
   }
 
   /** Counters and the portfolio, as a plain object. */
@@ -234,6 +322,9 @@ export class PaperEngine {
       strategyErrors: this.strategyErrors,
       pendingFills: this.fillLog?.pending ?? 0,
       refusedFills: this.fillLog?.refusedCount ?? 0,
+      ordersRejected: this.rejectedOrders,
+      quotesReceived: this.quotes,
+      bookTopsReceived: this.bookTops,
       portfolio: this.portfolio.snapshot(),
     };
   }
@@ -257,28 +348,35 @@ export class PaperEngine {
     return this.close();
   }
 
-  private execute(slot: SymbolSlot, signal: Signal, tick: Tick, price: number): void {
+  private execute(slot: SymbolSlot, signal: Signal, tick: Tick): void {
+    const side: Side = signal.action === 'BUY' ? 'BUY' : 'SELL';
+    const symbol = slot.symbol;
     const result = this.portfolio.execute(
-      slot.symbol,
-      signal.action === 'BUY' ? 'BUY' : 'SELL',
-      price,
+      symbol,
+      side,
+      tick.price,
       signal.size ?? 1,
       tick.tradeTime,
+      {
+        liquidity: this.market.liquidity(symbol, side, tick.tradeTime, this.maxQuoteAgeMs),
+        rules: rulesOf(this.rules, symbol),
+      },
     );
     if (!result.ok) {
       this.rejected(slot, result.rejection);
       return;
     }
     const executed = result.fill;
+    const exact = executed.exact;
     const fill: PaperFill = {
       strategy: this.strategy.name,
       symbol: executed.symbol,
       side: executed.side,
-      price: plainDecimal(executed.price),
-      quantity: plainDecimal(executed.quantity),
-      fee: plainDecimal(executed.fee),
-      cashAfter: plainDecimal(executed.cashAfter),
-      positionAfter: plainDecimal(executed.positionAfter),
+      price: exact.price,
+      quantity: exact.quantity,
+      fee: exact.fee,
+      cashAfter: exact.cashAfter,
+      positionAfter: exact.positionAfter,
       timestamp: executed.timestamp,
     };
     const metrics = this.metrics;
@@ -289,7 +387,14 @@ export class PaperEngine {
     }
     this.fillLog?.add(fill);
     this.logger.info(
-      { ...fill, realizedPnl: executed.realizedPnl, tradeId: tick.tradeId },
+      {
+        ...fill,
+        realizedPnl: exact.realizedPnl,
+        source: executed.source,
+        levels: executed.levels,
+        partial: executed.partial,
+        tradeId: tick.tradeId,
+      },
       'paper fill',
     );
     this.onFillListener?.(fill, executed);
@@ -301,7 +406,16 @@ export class PaperEngine {
   }
 
   private rejected(slot: SymbolSlot, rejection: OrderRejection): void {
-    this.logger.debug({ ...rejection, strategy: this.strategy.name }, 'paper order rejected');
+    this.rejectedOrders += 1;
+    const fields = { ...rejection, strategy: this.strategy.name };
+    if (rejection.reason === 'invalid_rules') {
+      this.logger.error(fields, "paper order rejected: the symbol's exchange rules are not valid");
+      this.metrics?.errors.inc({ component: 'paper-engine' });
+    } else if (NOTABLE_REJECTIONS.has(rejection.reason)) {
+      this.logger.info(fields, 'paper order rejected');
+    } else {
+      this.logger.debug(fields, 'paper order rejected');
+    }
     try {
       slot.strategy.onRejected?.(rejection);
     } catch (error) {
@@ -309,6 +423,7 @@ export class PaperEngine {
       this.strategyErrors += 1;
       this.metrics?.errors.inc({ component: 'paper-engine' });
     }
+    this.onRejectedListener?.(rejection);
   }
 
   private badPrice(tick: Tick): void {

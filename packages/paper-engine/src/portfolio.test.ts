@@ -58,19 +58,24 @@ describe('Portfolio', () => {
       feeBps: 0,
       slippageBps: 50,
     });
-    // BUY at 100 * 1.005 = 100.5: 1000 / 100.5 units, slippage 0.5 per unit.
+    // BUY at 100 * 1.005 = 100.5: 1000 / 100.5 = 9.9502487562... units, cut to 8 decimals;
+    // notional 999.999999375 -> 999.99999938 (half-even), slippage 0.5 per unit.
     const buy = filled(p.execute('BTCUSDT', 'BUY', 100, 1, T));
-    expect(buy.price).toBeCloseTo(100.5, 12);
+    expect(buy.exact).toMatchObject({
+      price: '100.5',
+      quantity: '9.95024875',
+      notional: '999.999999375',
+      cashAfter: '9000.00000062',
+    });
     expect(buy.marketPrice).toBe(100);
-    expect(buy.quantity).toBeCloseTo(1000 / 100.5, 12);
-    expect(buy.slippageCost).toBeCloseTo(500 / 100.5, 9);
-    // SELL at 100 * 0.995 = 99.5: proceeds 99.5 * 1000 / 100.5; the round trip lost.
+    expect(buy.slippageCost).toBe(4.97512438);
+    // SELL at 100 * 0.995 = 99.5: proceeds 990.049750625 -> 990.04975062; the round trip lost.
     const sell = filled(p.execute('BTCUSDT', 'SELL', 100, 1, T + 1));
-    expect(sell.price).toBeCloseTo(99.5, 12);
-    expect(sell.realizedPnl).toBeCloseTo((99.5 * 1000) / 100.5 - 1000, 9);
+    expect(sell.price).toBe(99.5);
+    expect(sell.exact.realizedPnl).toBe('-9.95024876');
     const s = p.snapshot();
-    expect(s.slippageCost).toBeCloseTo(1000 / 100.5, 9);
-    expect(s.cash).toBeCloseTo(10_000 - 1000 + (99.5 * 1000) / 100.5, 9);
+    expect(s.exact.slippageCost).toBe('9.95024876');
+    expect(s.exact.cash).toBe('9990.04975124');
     expect(s.roundTrips).toEqual({ closed: 1, wins: 0, losses: 1, winRate: 0 });
   });
 
@@ -97,9 +102,19 @@ describe('Portfolio', () => {
     expect(after.cash).toBe(before.cash);
     expect(after.fills).toBe(0);
     expect(after.feesPaid).toBe(0);
-    expect(after.rejections).toEqual({ insufficient_cash: 1, no_position: 1, zero_quantity: 1 });
-    // Half the budget fits.
-    expect(filled(p.execute('BTCUSDT', 'BUY', 100, 0.5, T)).cashAfter).toBe(250);
+    expect(after.rejections).toEqual({
+      insufficient_cash: 1,
+      no_position: 1,
+      zero_quantity: 1,
+      below_min_qty: 0,
+      below_min_notional: 0,
+      no_liquidity: 0,
+      invalid_rules: 0,
+    });
+    // Half the budget fits; the quantity is cut to 8 decimals, so a little of it is left.
+    const half = filled(p.execute('BTCUSDT', 'BUY', 100, 0.5, T)).cashAfter;
+    expect(half).toBeGreaterThanOrEqual(250);
+    expect(half).toBeLessThan(250 + 100.05 * 1.001 * 1e-8);
   });
 
   it('sizes by a fraction of equity marked to each symbol’s last price', () => {

@@ -1,4 +1,4 @@
-import type { Side, Tick } from '@trade/core';
+import type { DecimalString, Side, Tick } from '@trade/core';
 
 /** What a strategy asks for on one tick. */
 export type SignalAction = Side | 'HOLD';
@@ -43,8 +43,32 @@ export interface StrategyContext {
   readonly cash: number;
 }
 
-/** Why the portfolio refused an order. */
-export type RejectReason = 'insufficient_cash' | 'no_position' | 'zero_quantity';
+/**
+ * Why an order was refused. The exchange's rules: `below_min_qty` (the
+ * quantity, rounded down to the step, is under `LOT_SIZE.minQty`),
+ * `below_min_notional` (price x quantity under `NOTIONAL.minNotional`),
+ * `invalid_rules` (the symbol's rules could not be read; logged).
+ * `no_liquidity`: the book has no level on the order's side.
+ */
+export type RejectReason =
+  | 'insufficient_cash'
+  | 'no_position'
+  | 'zero_quantity'
+  | 'below_min_qty'
+  | 'below_min_notional'
+  | 'no_liquidity'
+  | 'invalid_rules';
+
+/** Every {@link RejectReason}, in a stable order (for counters). */
+export const REJECT_REASONS: readonly RejectReason[] = Object.freeze([
+  'insufficient_cash',
+  'no_position',
+  'zero_quantity',
+  'below_min_qty',
+  'below_min_notional',
+  'no_liquidity',
+  'invalid_rules',
+]);
 
 /** An order the portfolio refused, told back to the strategy that asked for it. */
 export interface OrderRejection {
@@ -57,15 +81,46 @@ export interface OrderRejection {
   readonly available: number;
   /** Trade time of the tick that triggered it, ms since the epoch. */
   readonly timestamp: number;
+  /** The quantity it came to, rounded down to the step (when it was priced). */
+  readonly quantity?: DecimalString;
+  /** The price it would have filled at (when it was priced). */
+  readonly price?: DecimalString;
+  /** The rule it fell short of: `minQty` or `minNotional`. */
+  readonly minimum?: DecimalString;
 }
 
-/** One executed order in numbers, as the portfolio applied it. */
+/**
+ * Where a fill's price came from: the order book's levels (`book`), a
+ * quote's touch (`quote`), or the last trade price with slippage (`last`).
+ */
+export type FillSource = 'book' | 'quote' | 'last';
+
+/** A fill's amounts as the portfolio applied them: exact decimal strings. */
+export interface ExactFill {
+  readonly price: DecimalString;
+  readonly quantity: DecimalString;
+  /** Sum of price x quantity over the levels taken, unrounded. */
+  readonly notional: DecimalString;
+  readonly fee: DecimalString;
+  readonly cashAfter: DecimalString;
+  readonly positionAfter: DecimalString;
+  /** Signed: `-` for a loss. */
+  readonly realizedPnl: string;
+}
+
+/**
+ * One executed order, as the portfolio applied it. The numbers are the
+ * exact amounts of {@link ExecutedFill.exact} read as numbers.
+ */
 export interface ExecutedFill {
   readonly symbol: string;
   readonly side: Side;
-  /** Execution price after slippage. */
+  /** Execution price: the volume-weighted price of the levels taken. */
   readonly price: number;
-  /** The tick's price the order was executed against. */
+  /**
+   * The price it would have got without slippage: the best level's (the
+   * touch) with a quote or book, else the last trade price.
+   */
   readonly marketPrice: number;
   readonly quantity: number;
   /** `price * quantity` in the quote currency. */
@@ -79,6 +134,12 @@ export interface ExecutedFill {
   readonly cashAfter: number;
   readonly positionAfter: number;
   readonly timestamp: number;
+  readonly source: FillSource;
+  /** How many levels of the book the order took (1 at a touch or the last price). */
+  readonly levels: number;
+  /** The book's visible depth ran out first: the order filled what it held. */
+  readonly partial: boolean;
+  readonly exact: ExactFill;
 }
 
 /**

@@ -124,8 +124,9 @@ describe('PaperEngine with a fill the database refuses (real PostgreSQL)', () =>
       fillBatch: { maxBatch: 4, maxDelayMs: 60_000 },
       onFill: (fill) => void offered.push(fill),
     });
-    // The 7th tick's price is over the column's 12 integer digits.
-    const prices = [100, 101, 102, 103, 104, 105, 1e13, 107, 108, 109, 110, 111, 112, 113];
+    // The 8th tick's price is over the column's 12 integer digits. It is a SELL: a BUY
+    // there would come to less than the 8 decimals of a unit, refused before it is a fill.
+    const prices = [100, 101, 102, 103, 104, 105, 106, 1e13, 108, 109, 110, 111, 112, 113];
     for (const tick of ticksAt('BTCUSDT', prices)) {
       engine.onTick(tick);
       // Each full batch is written before the next tick: later batches follow the refused one.
@@ -134,7 +135,7 @@ describe('PaperEngine with a fill the database refuses (real PostgreSQL)', () =>
     await engine.close();
 
     expect(offered).toHaveLength(prices.length);
-    const bad = offered[6]!;
+    const bad = offered[7]!;
     expect(bad.price).toBe('10000000000000');
     const { rows } = await pool.query<{
       strategy: string;
