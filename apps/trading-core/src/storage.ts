@@ -3,10 +3,12 @@ import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { TradeError, type Logger } from '@trade/core';
 import {
+  BookSnapshotRepository,
   createPgliteDb,
   createPostgresDb,
   migrateToLatest,
   PaperTradeRepository,
+  QuoteRepository,
   TickRepository,
   type MarketDataDatabase,
 } from '@trade/market-data';
@@ -20,6 +22,10 @@ export interface Storage {
   readonly db: Kysely<MarketDataDatabase>;
   readonly ticks: TickRepository;
   readonly paperTrades: PaperTradeRepository;
+  /** `quote_data`: best bid and ask per update id. */
+  readonly quotes: QuoteRepository;
+  /** `book_snapshots`: the top levels of each book per update id. */
+  readonly bookSnapshots: BookSnapshotRepository;
   /**
    * Batch writers the market-data service runs: 2 on PostgreSQL (a server
    * process each, commits kept in order), 1 on PGlite (one connection).
@@ -157,6 +163,8 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     db,
     ticks: new TickRepository(db),
     paperTrades: new PaperTradeRepository(db),
+    quotes: new QuoteRepository(db),
+    bookSnapshots: new BookSnapshotRepository(db),
     tickWriters,
     description,
     ping: sharedAndRecent(probe, PROBE_CACHE_MS),

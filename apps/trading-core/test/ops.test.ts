@@ -18,12 +18,12 @@ describe('ops/prometheus', () => {
   it('has a valid scrape config that loads the alert rules', async () => {
     const { stdout } = await run(promtool, ['check', 'config', ops('prometheus/prometheus.yml')]);
     expect(stdout).toContain('is valid prometheus config file syntax');
-    expect(stdout).toContain('SUCCESS: 14 rules found');
+    expect(stdout).toContain('SUCCESS: 16 rules found');
   });
 
   it('passes `promtool check rules`', async () => {
     const { stdout } = await run(promtool, ['check', 'rules', ops('prometheus/alerts.yml')]);
-    expect(stdout).toContain('SUCCESS: 14 rules found');
+    expect(stdout).toContain('SUCCESS: 16 rules found');
   });
 
   it('passes `promtool test rules`, which covers every alert firing and not firing', async () => {
@@ -32,7 +32,7 @@ describe('ops/prometheus', () => {
     const rules = readFileSync(ops('prometheus/alerts.yml'), 'utf8');
     const tests = readFileSync(ops('prometheus/alerts.test.yml'), 'utf8');
     const alerts = [...rules.matchAll(/- alert: (\w+)/g)].map((m) => m[1]!);
-    expect(alerts).toHaveLength(14);
+    expect(alerts).toHaveLength(16);
     for (const alert of alerts) {
       const cases = [
         ...tests.matchAll(new RegExp(`alertname: ${alert}\\n\\s+exp_alerts:(.*)`, 'g')),
@@ -60,6 +60,26 @@ describe('ops/grafana/trading-core.json', () => {
     ]) {
       expect(exprs).toContain(expr);
     }
+  });
+
+  it('has a Quotes and order book row: spread, best bid and ask, quote rate, resyncs', () => {
+    const titles = dashboard.panels.map((p) => p.title);
+    const row = titles.indexOf('Quotes and order book');
+    expect(row, 'the Quotes and order book row').toBeGreaterThan(0);
+    expect(dashboard.panels[row]!.type).toBe('row');
+    const next = dashboard.panels.findIndex((p, i) => i > row && p.type === 'row');
+    const rowExprs = dashboard.panels
+      .slice(row + 1, next === -1 ? undefined : next)
+      .flatMap((p) => p.targets ?? [])
+      .map((t) => t.expr);
+    expect(rowExprs).toEqual([
+      'max by (symbol) (trading_spread_bps)',
+      'max by (symbol) (trading_best_bid_price)',
+      'max by (symbol) (trading_best_ask_price)',
+      'sum(rate(trading_quotes_received_total[1m]))',
+      'sum(rate(trading_book_updates_total[1m]))',
+      'sum by (symbol) (increase(trading_book_resyncs_total[10m])) or on() vector(0)',
+    ]);
   });
 
   it('charts every family of the catalogue', () => {

@@ -26,6 +26,16 @@ export type {
   RefusedPaperFill,
   StoredPaperFill,
 } from './paper-trade-repository.js';
+export { QuoteRepository } from './quote-repository.js';
+export type { InsertQuotesResult, RejectedQuote } from './quote-repository.js';
+export { BookSnapshotRepository } from './book-snapshot-repository.js';
+export type {
+  BookSnapshot,
+  InsertBookSnapshotsResult,
+  RejectedBookSnapshot,
+  StoredBookTop,
+} from './book-snapshot-repository.js';
+export type { RowsByTimeOptions } from './rows-by-time.js';
 export { TickCache } from './tick-cache.js';
 export type { TickCacheOptions } from './tick-cache.js';
 export { QUARANTINE_DIR } from './spool-quarantine.js';
@@ -36,4 +46,10 @@ export { migrateToLatest } from './migrations.js';
 export type { MigrateOptions } from './migrations.js';
 export { createPgliteDb, createPostgresDb } from './postgres.js';
 export type { CreatePostgresDbOptions } from './postgres.js';
-export type { MarketDataDatabase, PaperTradesTable, TickDataTable } from './schema.js';
+export type {
+  BookSnapshotsTable,
+  MarketDataDatabase,
+  PaperTradesTable,
+  QuoteDataTable,
+  TickDataTable,
+} from './schema.js';

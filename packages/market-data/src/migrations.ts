@@ -65,6 +65,52 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
       await sql`alter table tick_data alter column symbol type text collate "default"`.execute(db);
     },
   },
+  '0004_quote_data': {
+    // Symbols in "C" from the start, as tick_data has them since 0003.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('quote_data')
+        .addColumn('symbol', sql`text collate "C"`, (c) => c.notNull())
+        .addColumn('update_id', 'bigint', (c) => c.notNull())
+        .addColumn('bid_price', 'numeric', (c) => c.notNull())
+        .addColumn('bid_qty', 'numeric', (c) => c.notNull())
+        .addColumn('ask_price', 'numeric', (c) => c.notNull())
+        .addColumn('ask_qty', 'numeric', (c) => c.notNull())
+        .addColumn('timestamp', 'timestamptz', (c) => c.notNull())
+        .addUniqueConstraint('quote_data_symbol_update_id_key', ['symbol', 'update_id'])
+        .execute();
+      await db.schema
+        .createIndex('quote_data_symbol_timestamp_idx')
+        .on('quote_data')
+        .columns(['symbol', 'timestamp desc'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('quote_data').execute();
+    },
+  },
+  '0005_book_snapshots': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('book_snapshots')
+        .addColumn('symbol', sql`text collate "C"`, (c) => c.notNull())
+        .addColumn('update_id', 'bigint', (c) => c.notNull())
+        .addColumn('timestamp', 'timestamptz', (c) => c.notNull())
+        .addColumn('bids', 'jsonb', (c) => c.notNull())
+        .addColumn('asks', 'jsonb', (c) => c.notNull())
+        .addUniqueConstraint('book_snapshots_symbol_update_id_key', ['symbol', 'update_id'])
+        .execute();
+      // Backtests read a symbol's snapshots by time, as they read ticks and quotes.
+      await db.schema
+        .createIndex('book_snapshots_symbol_timestamp_idx')
+        .on('book_snapshots')
+        .columns(['symbol', 'timestamp desc'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('book_snapshots').execute();
+    },
+  },
 });
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve({ ...MIGRATIONS }) };
@@ -83,7 +129,7 @@ export interface MigrateOptions {
  *
  * @example
  * ```ts
- * const applied = await migrateToLatest(db); // ['0001_tick_data', '0002_paper_trades', '0003_tick_data_symbol_collate_c'] the first time
+ * const applied = await migrateToLatest(db); // ['0001_tick_data', ..., '0005_book_snapshots'] the first time
  * ```
  */
 export async function migrateToLatest<DB>(

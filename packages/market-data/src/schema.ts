@@ -30,8 +30,37 @@ export interface PaperTradesTable {
   timestamp: ColumnType<Date, Date | string, never>;
 }
 
+/**
+ * `quote_data`: one row per best bid/ask update (Binance bookTicker), unique
+ * on `(symbol, update_id)`. `timestamp` is the receive time.
+ */
+export interface QuoteDataTable {
+  symbol: string;
+  update_id: ColumnType<string, string | number | bigint, never>;
+  bid_price: ColumnType<string, string, never>;
+  bid_qty: ColumnType<string, string, never>;
+  ask_price: ColumnType<string, string, never>;
+  ask_qty: ColumnType<string, string, never>;
+  timestamp: ColumnType<Date, Date | string, never>;
+}
+
+/**
+ * `book_snapshots`: the top levels of an order book at one update id,
+ * unique on `(symbol, update_id)`. `bids` and `asks` are jsonb arrays of
+ * `["price", "qty"]` exact strings, best first.
+ */
+export interface BookSnapshotsTable {
+  symbol: string;
+  update_id: ColumnType<string, string | number | bigint, never>;
+  timestamp: ColumnType<Date, Date | string, never>;
+  bids: ColumnType<[string, string][], string, never>;
+  asks: ColumnType<[string, string][], string, never>;
+}
+
 /** The tables the migrations of this package create, for `Kysely<MarketDataDatabase>`. */
 export interface MarketDataDatabase {
   tick_data: TickDataTable;
   paper_trades: PaperTradesTable;
+  quote_data: QuoteDataTable;
+  book_snapshots: BookSnapshotsTable;
 }

@@ -1,8 +1,9 @@
 import { isPositiveDecimalString, isSide, sideFromBuyerMaker, type Tick } from '@trade/core';
 
-const SYMBOL = /^[A-Z0-9]{2,30}$/;
+/** What a stored symbol looks like: safe in an array literal as it is. */
+export const SYMBOL = /^[A-Z0-9]{2,30}$/;
 /** Latest instant PostgreSQL's timestamptz holds comfortably (year 9999), in ms. */
-const MAX_EPOCH_MS = 253_402_300_799_999;
+export const MAX_EPOCH_MS = 253_402_300_799_999;
 
 /**
  * Why a tick cannot be stored, or `undefined` when it can. The checks are

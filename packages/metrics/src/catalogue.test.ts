@@ -103,6 +103,12 @@ describe('the metric catalogue against the specification', () => {
       'trading_bus_publish_failures_total',
       'trading_bus_consumer_pending',
       'trading_bus_redeliveries_total',
+      'trading_quotes_received_total',
+      'trading_best_bid_price',
+      'trading_best_ask_price',
+      'trading_spread_bps',
+      'trading_book_updates_total',
+      'trading_book_resyncs_total',
     ]);
   });
 
@@ -124,6 +130,10 @@ describe('the metric catalogue against the specification', () => {
       'trading_bus_publish_failures_total',
       'trading_bus_consumer_pending',
       'trading_bus_redeliveries_total',
+      'trading_best_bid_price',
+      'trading_best_ask_price',
+      'trading_spread_bps',
+      'trading_book_resyncs_total',
     ]);
   });
 });
@@ -142,5 +152,26 @@ describe('the bus families', () => {
       expect(definition.origin).toBe('added');
       expect(definition.help.length, definition.name).toBeGreaterThan(20);
     }
+  });
+});
+
+describe('the quote and order book families', () => {
+  it('have the names, types and labels the market-data contract names', () => {
+    const market = definitions.filter((d) => d.group === 'quotes' || d.group === 'book');
+    expect(market.map((d) => [d.name, d.type, d.group, d.labelNames])).toEqual([
+      // Unlabeled like trading_ticks_received_total, its trade counterpart.
+      ['trading_quotes_received_total', 'counter', 'quotes', undefined],
+      ['trading_best_bid_price', 'gauge', 'quotes', ['symbol']],
+      ['trading_best_ask_price', 'gauge', 'quotes', ['symbol']],
+      ['trading_spread_bps', 'gauge', 'quotes', ['symbol']],
+      ['trading_book_updates_total', 'counter', 'book', undefined],
+      ['trading_book_resyncs_total', 'counter', 'book', ['symbol']],
+    ]);
+    for (const definition of market) {
+      expect(definition.origin).toBe('added');
+      expect(definition.help.length, definition.name).toBeGreaterThan(20);
+    }
+    expect(METRIC_CATALOGUE.spreadBps.help).toContain('(ask - bid) / ((ask + bid) / 2) x 10^4');
+    expect(METRIC_CATALOGUE.bookResyncs.help).toContain('the first sync is not counted');
   });
 });

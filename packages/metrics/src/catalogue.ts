@@ -3,7 +3,16 @@ export type MetricOrigin = 'spec' | 'added';
 
 /** The section of the catalogue a family belongs to. */
 export type MetricGroup =
-  'ticks' | 'batches' | 'cache' | 'database' | 'websocket' | 'paper' | 'system' | 'bus';
+  | 'ticks'
+  | 'batches'
+  | 'cache'
+  | 'database'
+  | 'websocket'
+  | 'paper'
+  | 'system'
+  | 'bus'
+  | 'quotes'
+  | 'book';
 
 /** One metric family: its exposition name, type, help text, buckets and labels are a contract. */
 export interface MetricDefinition {
@@ -405,6 +414,56 @@ export const METRIC_CATALOGUE = {
     group: 'bus',
     origin: 'added',
     labelNames: ['consumer'],
+  },
+
+  // 9. Quotes (bookTicker)
+  quotesReceived: {
+    name: 'trading_quotes_received_total',
+    type: 'counter',
+    help: 'Total number of quotes (best bid and ask updates) received from exchange',
+    group: 'quotes',
+    origin: 'added',
+  },
+  bestBidPrice: {
+    name: 'trading_best_bid_price',
+    type: 'gauge',
+    help: 'Current best bid price of the symbol (the highest price a buyer offers), from its latest quote or order book',
+    group: 'quotes',
+    origin: 'added',
+    labelNames: ['symbol'],
+  },
+  bestAskPrice: {
+    name: 'trading_best_ask_price',
+    type: 'gauge',
+    help: 'Current best ask price of the symbol (the lowest price a seller asks), from its latest quote or order book',
+    group: 'quotes',
+    origin: 'added',
+    labelNames: ['symbol'],
+  },
+  spreadBps: {
+    name: 'trading_spread_bps',
+    type: 'gauge',
+    help: 'Current bid-ask spread of the symbol in basis points: (ask - bid) / ((ask + bid) / 2) x 10^4',
+    group: 'quotes',
+    origin: 'added',
+    labelNames: ['symbol'],
+  },
+
+  // 10. Order book (depth diffs and snapshots)
+  bookUpdates: {
+    name: 'trading_book_updates_total',
+    type: 'counter',
+    help: 'Total number of order book diff events applied to a synced book',
+    group: 'book',
+    origin: 'added',
+  },
+  bookResyncs: {
+    name: 'trading_book_resyncs_total',
+    type: 'counter',
+    help: 'Total number of order book resyncs after a gap in diff update ids, by symbol (the first sync is not counted)',
+    group: 'book',
+    origin: 'added',
+    labelNames: ['symbol'],
   },
 } as const satisfies Record<string, MetricDefinition>;
 

@@ -3,6 +3,7 @@ import { register as globalRegistry, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { BUS_PUBLISH_FAILURE_REASONS, METRIC_CATALOGUE } from './catalogue.js';
 import { createTradingMetrics } from './create-trading-metrics.js';
+import { spreadBps } from './spread.js';
 
 describe('createTradingMetrics', () => {
   it('registers every family of the catalogue on the given registry only', async () => {
@@ -87,6 +88,31 @@ describe('createTradingMetrics', () => {
     expect(text).toContain('trading_bus_consumer_pending{consumer="store"} 12\n');
     expect(text).toContain('trading_bus_redeliveries_total{consumer="store"} 2\n');
     expect(text).toContain('trading_errors_total{component="bus"} 0\n');
+  });
+
+  it('exposes the quote and order book families, the unlabeled counters from zero', async () => {
+    const metrics = createTradingMetrics({ registry: new Registry(), runtimeMetrics: false });
+    expect(await metrics.registry.metrics()).toContain('trading_quotes_received_total 0\n');
+    expect(await metrics.registry.metrics()).toContain('trading_book_updates_total 0\n');
+    metrics.quotesReceived.inc(3);
+    metrics.bestBidPrice.set({ symbol: 'BNBUSDT' }, Number('25.35190000'));
+    metrics.bestAskPrice.set({ symbol: 'BNBUSDT' }, Number('25.36520000'));
+    metrics.spreadBps.set({ symbol: 'BNBUSDT' }, spreadBps('25.35190000', '25.36520000'));
+    metrics.bookUpdates.inc(42);
+    metrics.bookResyncs.inc({ symbol: 'BNBUSDT' });
+    const text = await metrics.registry.metrics();
+    expect(text).toContain(
+      [
+        '# HELP trading_spread_bps Current bid-ask spread of the symbol in basis points: (ask - bid) / ((ask + bid) / 2) x 10^4',
+        '# TYPE trading_spread_bps gauge',
+        'trading_spread_bps{symbol="BNBUSDT"} 5.24477937421500',
+      ].join('\n'),
+    );
+    expect(text).toContain('trading_quotes_received_total 3\n');
+    expect(text).toContain('trading_best_bid_price{symbol="BNBUSDT"} 25.3519\n');
+    expect(text).toContain('trading_best_ask_price{symbol="BNBUSDT"} 25.3652\n');
+    expect(text).toContain('trading_book_updates_total 42\n');
+    expect(text).toContain('trading_book_resyncs_total{symbol="BNBUSDT"} 1\n');
   });
 
   it('reports the age of the last exchange frame at scrape time', async () => {

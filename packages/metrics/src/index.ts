@@ -27,6 +27,7 @@ export {
 export type { ExpositionFormat } from './exposition.js';
 export type { HealthCheck, HealthStatus } from './health.js';
 export { startMetricsServer } from './metrics-server.js';
+export { spreadBps } from './spread.js';
 export type { MetricsServer, MetricsServerOptions } from './metrics-server.js';
 export { startUptimeMonitor } from './uptime-monitor.js';
 export type { UptimeMonitor, UptimeMonitorOptions } from './uptime-monitor.js';
