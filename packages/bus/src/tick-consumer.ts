@@ -16,6 +16,12 @@ const FLUSH_TIMEOUT_MS = 5_000;
 // How long a pull request lives before the client renews it.
 const PULL_EXPIRES_MS = 5_000;
 
+/** A message as it arrived, already decoded. */
+interface Received {
+  readonly msg: JsMsg;
+  readonly tick: Tick;
+}
+
 /**
  * Pulls ticks from a durable JetStream consumer in batches and hands each
  * batch to the handler; its messages are acked once the handler resolved,
@@ -25,6 +31,11 @@ const PULL_EXPIRES_MS = 5_000;
  *
  * At most `batchSize` messages wait in memory besides the batch in hand;
  * a message that is not a tick is reported and terminated.
+ *
+ * While the handler works (a database commit, say), the messages that
+ * arrive are decoded, and the acks of the batch before go out: the next
+ * batch is ready for the handler as soon as it resolves, and the process
+ * is not idle while it waits.
  *
  * @example
  * ```ts
@@ -36,7 +47,9 @@ const PULL_EXPIRES_MS = 5_000;
 export class TickConsumer {
   readonly #o: ResolvedConsumerOptions;
   readonly #logger: Logger;
-  readonly #buffer: JsMsg[] = [];
+  readonly #buffer: Received[] = [];
+  /** Messages of batches the handler took, acked at the end of this turn of the event loop. */
+  #toAck: JsMsg[] = [];
   /** When the oldest buffered message arrived. */
   #bufferSince = 0;
   /** Told when a message arrives, or closing. */
@@ -108,7 +121,8 @@ export class TickConsumer {
     this.#alarm.notify();
     const stopped = this.#messages?.close();
     await this.#batching;
-    this.#giveBack(this.#buffer.splice(0));
+    this.#ackTaken();
+    this.#giveBack(this.#buffer.splice(0).map((received) => received.msg));
     await this.#reading;
     await stopped;
     await flush(this.#o.nc);
@@ -148,8 +162,10 @@ export class TickConsumer {
             this.#giveBack([msg]);
             continue;
           }
+          const tick = this.#receive(msg);
+          if (tick === undefined) continue;
           if (this.#buffer.length === 0) this.#bufferSince = Date.now();
-          this.#buffer.push(msg);
+          this.#buffer.push({ msg, tick });
           this.#arrived.notify();
           while (!this.#closing && this.#buffer.length >= this.#o.batchSize) {
             await this.#taken.next();
@@ -212,28 +228,23 @@ export class TickConsumer {
     }
   }
 
+  /** Counts a message, and decodes it: its tick, or `undefined` when it is not one (terminated). */
+  #receive(msg: JsMsg): Tick | undefined {
+    if (msg.redelivered) {
+      this.#redelivered += 1;
+      this.#o.metrics?.busRedeliveries.inc({ consumer: this.#o.consumer });
+    }
+    const decoded = decodeMessage(msg);
+    if (decoded.ok) return decoded.tick;
+    this.#reject(msg, decoded);
+    return undefined;
+  }
+
   /** One batch through the handler: acks it, or returns the messages to deliver again. */
-  async #handle(batch: readonly JsMsg[]): Promise<JsMsg[]> {
+  async #handle(batch: readonly Received[]): Promise<JsMsg[]> {
     const { metrics, consumer, handler } = this.#o;
-    const ticks: Tick[] = [];
-    const taken: JsMsg[] = [];
-    let redelivered = 0;
-    for (const msg of batch) {
-      if (msg.redelivered) redelivered += 1;
-      const decoded = decodeMessage(msg);
-      if (decoded.ok) {
-        ticks.push(decoded.tick);
-        taken.push(msg);
-      } else {
-        this.#reject(msg, decoded);
-      }
-    }
-    if (redelivered > 0) {
-      this.#redelivered += redelivered;
-      metrics?.busRedeliveries.inc({ consumer }, redelivered);
-    }
-    this.#setPending(batch.at(-1)!.info.pending);
-    if (ticks.length === 0) return [];
+    this.#setPending(batch.at(-1)!.msg.info.pending);
+    const ticks = batch.map((received) => received.tick);
     try {
       await handler(ticks);
     } catch (error) {
@@ -243,12 +254,27 @@ export class TickConsumer {
         'bus: handler failed; the batch will be delivered again',
       );
       metrics?.errors.inc({ component: 'bus' });
-      return taken;
+      return batch.map((received) => received.msg);
     }
-    this.#reply(taken, (msg) => msg.ack());
+    this.#ackSoon(batch);
     this.#batches += 1;
     this.#ticks += ticks.length;
     return [];
+  }
+
+  /**
+   * Acks the batch once this turn of the event loop is over: by then the
+   * next batch is with the handler, and the acks go out while it works.
+   */
+  #ackSoon(batch: readonly Received[]): void {
+    if (this.#toAck.length === 0) setImmediate(() => this.#ackTaken());
+    for (const received of batch) this.#toAck.push(received.msg);
+  }
+
+  #ackTaken(): void {
+    const messages = this.#toAck;
+    this.#toAck = [];
+    this.#reply(messages, (msg) => msg.ack());
   }
 
   #reject(msg: JsMsg, decoded: Extract<DecodedTick, { ok: false }>): void {

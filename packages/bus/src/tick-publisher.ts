@@ -1,5 +1,4 @@
 import { silentLogger, type Logger, type Tick } from '@trade/core';
-import { jetstream } from '@nats-io/jetstream';
 import { watchConnection } from './connection-watch.js';
 import { Progress } from './progress.js';
 import { PublishCounters } from './publish-counters.js';
@@ -15,7 +14,7 @@ import {
   type TickPublisherStats,
 } from './tick-publisher-options.js';
 import { TickQueue } from './tick-queue.js';
-import { tickSender } from './tick-sender.js';
+import { startTickSender, type TickSender } from './tick-sender.js';
 
 /** A spool batch being published: acked to the spool once every tick of it is acked. */
 interface Replay {
@@ -48,6 +47,7 @@ interface Replay {
 export class TickPublisher {
   readonly #options: ResolvedPublisherOptions;
   readonly #logger: Logger;
+  readonly #sender: TickSender;
   readonly #window: PublishWindow;
   readonly #feeder: SpoolFeeder;
   readonly #replayer: SpoolReplayer;
@@ -60,6 +60,14 @@ export class TickPublisher {
   #connected = true;
   #replay: Replay | undefined;
   #draining = false;
+  /**
+   * After a failed replay attempt, one publish at a time until JetStream acks
+   * one: a window opened while JetStream is coming back could see its first
+   * publishes refused and later ones stored, and the retry would store the
+   * first ones after them, out of order.
+   */
+  #probing = false;
+  #pumpScheduled = false;
   #closing = false;
   #closed = false;
   #closePromise: Promise<TickPublisherCloseResult> | undefined;
@@ -76,12 +84,9 @@ export class TickPublisher {
     this.#logger = this.#options.logger ?? silentLogger;
     const { nc, channel, stream, publishTimeoutMs, metrics } = this.#options;
     this.#counters = new PublishCounters(channel, metrics);
+    this.#sender = startTickSender(nc, { channel, stream, timeoutMs: publishTimeoutMs });
     this.#window = new PublishWindow(
-      tickSender(jetstream(nc, { timeout: publishTimeoutMs }), {
-        channel,
-        stream,
-        timeoutMs: publishTimeoutMs,
-      }),
+      (tick) => this.#sender.send(tick),
       (tick, outcome, abandoned) => this.#settled(tick, outcome, abandoned),
     );
     this.#feeder = new SpoolFeeder({
@@ -147,7 +152,7 @@ export class TickPublisher {
       if (this.#queue.length > this.#options.maxQueuedTicks && !this.#feeder.failing) {
         this.#enterSpooling('backlog');
       } else {
-        this.#pump();
+        this.#pumpSoon();
       }
     }
     return true;
@@ -218,6 +223,7 @@ export class TickPublisher {
     while (this.#draining) await this.#progress.next();
     const lost = await this.#feeder.finish();
     this.#stopWatching?.();
+    this.#sender.close();
     this.#closed = true;
     this.#progress.notify();
     if (lost.length > 0) {
@@ -241,6 +247,23 @@ export class TickPublisher {
     return !this.#spooling && this.#queue.length === 0 && this.#window.size === 0;
   }
 
+  /**
+   * Pumps once this turn of the event loop is over: the ticks offered and
+   * the slots freed by acks meanwhile go out together, in one write to the
+   * socket. Pumping at each offer or ack wrote a tick or two at a time (the
+   * client flushes once per microtask turn, the source awaits between
+   * ticks, acks arrive a few per read): a system call per tick here and on
+   * the server.
+   */
+  #pumpSoon(): void {
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    setImmediate(() => {
+      this.#pumpScheduled = false;
+      this.#pump();
+    });
+  }
+
   /** Sends what may go now: the queue when direct, the spool batch when replaying. */
   #pump(): void {
     if (!this.#connected) return;
@@ -252,7 +275,8 @@ export class TickPublisher {
       return;
     }
     const replay = this.#replay;
-    while (replay && this.#window.size < maxInFlight && replay.next < replay.ticks.length) {
+    const limit = this.#probing ? 1 : maxInFlight;
+    while (replay && this.#window.size < limit && replay.next < replay.ticks.length) {
       this.#window.publish(replay.ticks[replay.next++]!);
     }
   }
@@ -264,16 +288,18 @@ export class TickPublisher {
     if (!outcome.ok) {
       if (!this.#spooling) this.#enterSpooling(outcome.reason);
       else this.#endReplay(false);
-    } else if (this.#replay && ++this.#replay.acked === this.#replay.ticks.length) {
-      this.#endReplay(true);
+    } else if (this.#replay) {
+      this.#probing = false;
+      if (++this.#replay.acked === this.#replay.ticks.length) this.#endReplay(true);
     }
-    this.#pump();
+    this.#pumpSoon();
     this.#progress.notify();
   }
 
   /** From now on ticks go to the spool: first those waiting for an ack, then the queued ones. */
   #enterSpooling(why: string): void {
     this.#spooling = true;
+    this.#probing = true;
     const inFlight = this.#window.abandon();
     const queued = this.#queue.takeAll();
     this.#feeder.push(inFlight);
@@ -325,8 +351,12 @@ export class TickPublisher {
     const replay = this.#replay;
     if (!replay) return;
     this.#replay = undefined;
-    // The rest of the batch is in the spool still: the next attempt sends it all again.
-    if (!ok) this.#window.abandon();
+    // The rest of the batch is in the spool still: the next attempt sends it all again,
+    // one publish at a time until one is acked.
+    if (!ok) {
+      this.#window.abandon();
+      this.#probing = true;
+    }
     replay.done(ok);
   }
 

@@ -11,6 +11,15 @@ import { connectBus, openTradeStream } from '../nats.js';
 
 // One progress line at most this often while batches flow.
 const PROGRESS_EVERY_MS = 10_000;
+// A batch is one batch of the market-data service (5,000 ticks, one insert),
+// so that under load the writer commits as large batches as `live` does; at a
+// lower rate it goes after 50 ms (`live` flushes every 100 ms).
+const BATCH_TICKS = 5_000;
+const BATCH_WAIT_MS = 50;
+// Unacked messages the consumer may hold (when this writer creates it): the
+// batch being stored, the next one decoded meanwhile, the client's read-ahead
+// and the acks going out.
+const MAX_ACK_PENDING = 4 * BATCH_TICKS;
 
 /** What `store` needs from the CLI. */
 export interface StoreOptions {
@@ -63,6 +72,9 @@ export async function runStore(options: StoreOptions): Promise<number> {
       nc: bus.nc,
       stream: config.bus.stream,
       consumer: config.bus.consumer,
+      batchSize: BATCH_TICKS,
+      maxWaitMs: BATCH_WAIT_MS,
+      maxAckPending: MAX_ACK_PENDING,
       handler: (ticks) =>
         storeBatch(service, ticks, () =>
           serviceClosed
