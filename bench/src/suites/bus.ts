@@ -226,6 +226,8 @@ async function maxRate(path: PathName, round: number, dirs: Dirs): Promise<MaxRe
     rate: SUSTAIN_RATE === 'max' ? 'max' : 0,
     seed: 20 + round,
     firstTradeId: FIRST_ID,
+    // Trades only: the simulated order book would cost the shared cores and memory.
+    bookUpdatesPerTrade: 0,
     retain: 20_000_000,
   });
   let db: pg.Client | undefined;
@@ -286,6 +288,8 @@ async function fixedLoad(path: PathName, round: number, dirs: Dirs): Promise<Loa
     rate: 0,
     seed: 40 + round,
     firstTradeId: FIRST_ID,
+    // Trades only: the simulated order book would cost the shared cores and memory.
+    bookUpdatesPerTrade: 0,
   });
   let db: pg.Client | undefined;
   let pipeline: Pipeline | undefined;

@@ -85,6 +85,8 @@ async function fixedLoad(dataDir: string): Promise<Figure[]> {
     rate: 0,
     seed: 11,
     firstTradeId: FIRST_ID,
+    // Trades only: the simulated order book would cost the shared cores and memory.
+    bookUpdatesPerTrade: 0,
   });
   let db: pg.Client | undefined;
   let app: AppProcess | undefined;
@@ -159,6 +161,8 @@ async function maxRate(dataDir: string): Promise<Figure[]> {
     rate: SUSTAIN_RATE === 'max' ? 'max' : 0,
     seed: 12,
     firstTradeId: FIRST_ID,
+    // Trades only: the simulated order book would cost the shared cores and memory.
+    bookUpdatesPerTrade: 0,
     retain: 20_000_000,
   });
   let db: pg.Client | undefined;

@@ -31,7 +31,7 @@ async function startSimProcess(): Promise<Sim> {
   const benchDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
   const code = `
     const { startBinanceSimulator } = await import('@trade/exchange-binance/sim');
-    const sim = await startBinanceSimulator({ rate: 'max', symbols: ${JSON.stringify(SYMBOLS)}, retain: 200000, seed: 1 });
+    const sim = await startBinanceSimulator({ rate: 'max', symbols: ${JSON.stringify(SYMBOLS)}, retain: 200000, seed: 1, bookUpdatesPerTrade: 0 });
     process.stdout.write(JSON.stringify({ url: sim.url, restUrl: sim.restUrl }) + '\\n');
     process.stdin.on('end', () => sim.close().then(() => process.exit(0)));
     process.stdin.resume();
