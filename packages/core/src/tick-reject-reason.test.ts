@@ -16,6 +16,7 @@ describe('reject reasons', () => {
         'implausible_time',
         'ahead_of_exchange',
         'invalid_rest_answer',
+        'crossed_book',
       ]),
     );
     expect(FRAME_REJECT_REASONS).not.toContain('ahead_of_exchange');

@@ -31,12 +31,15 @@ export type FrameRejectReason = (typeof FRAME_REJECT_REASONS)[number];
  *   exchange's REST API reports (a bogus id that would stall the symbol);
  * - `invalid_rest_answer`: a whole REST answer refused (more rows than asked,
  *   ids outside the asked range, another symbol, a body too large); counted
- *   once per answer.
+ *   once per answer;
+ * - `crossed_book`: a quote or order book whose best bid is at or above its
+ *   best ask (the exchange's matching engine cannot leave one standing).
  */
 export const TICK_REJECT_REASONS = [
   ...FRAME_REJECT_REASONS,
   'ahead_of_exchange',
   'invalid_rest_answer',
+  'crossed_book',
 ] as const;
 
 /** One of {@link TICK_REJECT_REASONS}. */

@@ -1,4 +1,7 @@
 import type { Tick, TickRejectReason } from '@trade/core';
+import { BookChannels } from './book-channels.js';
+import { createDepthFetcher } from './book/rest-depth.js';
+import { RestWeightBudget } from './book/rest-weight-budget.js';
 import { BurstClock } from './burst-clock.js';
 import type { BinanceClientEvent, BinanceClientStats, OpenGap } from './client-events.js';
 import {
@@ -11,7 +14,8 @@ import { EventQueue } from './event-queue.js';
 import { FrameParser } from './frame-parser.js';
 import { GapFiller } from './gap-filler.js';
 import { GapReport } from './gap-report.js';
-import type { FrameResult } from './parse-frame.js';
+import { bookStreamOf } from './market-channel.js';
+import { MAX_FRAME_BYTES, type FrameResult } from './parse-frame.js';
 import { RejectLog } from './reject-log.js';
 import { releaseHeldAtClose } from './release-held-at-close.js';
 import type { Connection } from './connection.js';
@@ -57,6 +61,8 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
   private readonly gaps: GapFiller;
   private readonly rejects: RejectLog;
   private readonly gapReport: GapReport;
+  /** Quotes and order books (channels `bookTicker`, `depth`); `undefined` for trades only. */
+  private readonly books: BookChannels | undefined;
   private readonly queue = new EventQueue<BinanceClientEvent>();
   private readonly slots = new Map<string, SymbolSlot>();
   private readonly shards: ShardConnection[] = [];
@@ -92,13 +98,16 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
       onFrame: (connection, data, at) => this.onFrame(connection, data, at),
       emit: (event) => this.queue.push(event),
       reject: (reason, detail) => this.reject(reason, detail),
-      onReconnected: (shard) => this.gaps.catchUpAfterReconnect(this.slotsOf(shard)),
+      onReconnected: (shard) => {
+        if (o.channels.includes('trade')) this.gaps.catchUpAfterReconnect(this.slotsOf(shard));
+      },
       onRotationFinished: (shard) => this.fillAfterRotation(shard),
       onStatusChange: () => this.updateStatus(),
     };
     const gate = new ConnectGate(o.maxConnectionAttempts, o.now);
     const clock = new BurstClock(o.now);
-    const perConnection = o.maxStreamsPerConnection;
+    // Each symbol takes one stream per channel.
+    const perConnection = Math.floor(o.maxStreamsPerConnection / o.channels.length);
     for (let i = 0; i < o.symbols.length; i += perConnection) {
       const symbols = o.symbols.slice(i, i + perConnection);
       const shard = new ShardConnection(this.shards.length, symbols, o, gate, clock, host);
@@ -117,6 +126,27 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
         this.slots.set(symbol, { symbol, shard, sequencer });
       }
     }
+    this.books =
+      o.channels.length === 1 && o.channels[0] === 'trade'
+        ? undefined
+        : new BookChannels(
+            o,
+            {
+              emit: (event) => this.push(event),
+              reject: (reason, detail) => this.reject(reason, detail),
+              onShard: (symbol, shard) => this.slots.get(symbol)?.shard.index === shard,
+            },
+            createDepthFetcher({
+              restUrl: o.restUrl,
+              apiKey: o.apiKey,
+              timeoutMs: o.restTimeoutMs,
+              fetch: o.fetch,
+              now: o.now,
+              bannedUntil: () => this.gaps.bannedUntil,
+              onBanned: (until) => this.gaps.noteBan(until),
+            }),
+            new RestWeightBudget({ weightPerMinute: o.depthWeightPerMinute, now: o.now }),
+          );
     this.queue.onTake = (size) => {
       if (this.paused && size < this.maxBuffered / 2) this.setPaused(false);
     };
@@ -137,6 +167,7 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
       () => this.checkLiveness(),
       Math.max(10, Math.min(1000, watchdogMs / 4)),
     );
+    if (!this.options.channels.includes('trade')) return;
     for (const slot of this.slots.values()) {
       if (this.options.resumeFrom.has(slot.symbol)) this.gaps.catchUp(slot, 'resume');
     }
@@ -193,6 +224,7 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
       fastPathFrames: this.parser.fastPathHits,
       bufferedEvents: this.queue.size,
       pauses: this.pauses,
+      ...(this.books?.stats() ?? { quotesDelivered: 0, quoteRepeats: 0, books: {} }),
     };
   }
 
@@ -239,6 +271,7 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
     if (this.closed) return;
     this.closed = true;
     this.gaps.close();
+    this.books?.close();
     this.releaseHeldAtClose();
     if (this.watchdog) clearInterval(this.watchdog);
     const closing = this.shards.map((shard) => shard.close());
@@ -264,9 +297,23 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
   private onFrame(connection: Connection, data: Buffer, at: number): void {
     this.frames++;
     this.metrics?.markWsMessage(at);
+    const books = this.books;
+    // Quote and depth frames are told by their stream name (a cheap look at the first bytes).
+    if (books !== undefined && data.length <= MAX_FRAME_BYTES) {
+      const stream = bookStreamOf(data);
+      if (stream !== undefined) {
+        if (stream === 'bookTicker') books.onQuoteFrame(data, at, connection.shard.index);
+        else books.onDepthFrame(data, at, connection.shard.index);
+        this.afterEvent();
+        return;
+      }
+    }
     const result = this.parser.parseFast(data, at);
-    if ((result as FrameResult).kind === undefined) this.onTick(connection, result as Tick);
-    else this.onOther(connection, result as FrameResult);
+    if ((result as FrameResult).kind === undefined) {
+      this.onTick(connection, result as Tick);
+      return;
+    }
+    this.onOther(connection, result as FrameResult);
   }
 
   private onTick(connection: Connection, tick: Tick): void {
@@ -307,6 +354,20 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
     }
   }
 
+  /** A quote or book event for the consumer. */
+  private push(event: BinanceClientEvent): void {
+    this.queue.push(event);
+  }
+
+  /** After a quote or depth frame: counters flushed once per turn, backpressure as for ticks. */
+  private afterEvent(): void {
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => this.flushTicks());
+    }
+    if (!this.paused && this.queue.size > this.maxBuffered) this.setPaused(true);
+  }
+
   private deliver(tick: Tick): void {
     this.queue.push({ type: 'tick', tick });
     this.ticksDelivered++;
@@ -320,6 +381,7 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
 
   private flushTicks(): void {
     this.flushScheduled = false;
+    this.books?.flushCounters();
     if (this.unflushedTicks > 0) {
       this.options.metrics?.ticksReceived.inc(this.unflushedTicks);
       this.unflushedTicks = 0;
@@ -338,6 +400,7 @@ export class BinanceTradeClient implements AsyncIterable<BinanceClientEvent> {
   private checkLiveness(): void {
     // New runs open behind held ticks between backfill steps: the gauge catches up here.
     this.updateGapsOpen();
+    this.books?.flushGauges();
     // Paused sockets read nothing: that is backpressure, not silence (see setPaused).
     if (this.paused) return;
     const at = this.options.now();

@@ -1,4 +1,5 @@
-import type { Tick, TickRejectReason } from '@trade/core';
+import type { BookTop, Quote, Tick, TickRejectReason } from '@trade/core';
+import type { DepthSyncStats, ResyncReason } from './book/depth-sync-events.js';
 
 /** State of one connection slot (a shard of the streams). */
 export type ConnectionState = 'connecting' | 'open' | 'disconnected' | 'rotating' | 'closed';
@@ -6,6 +7,24 @@ export type ConnectionState = 'connecting' | 'open' | 'disconnected' | 'rotating
 /** What the client's iterator yields. */
 export type BinanceClientEvent =
   | { readonly type: 'tick'; readonly tick: Tick }
+  /** A `bookTicker` update (channel `bookTicker`), each update id once, rising per symbol. */
+  | { readonly type: 'quote'; readonly quote: Quote }
+  /**
+   * The top levels of a symbol's order book (channel `depth`, `bookLevels`
+   * per side), after each diff applied while in sync and at each (re)sync.
+   */
+  | { readonly type: 'book'; readonly book: BookTop; readonly receiveTime: number }
+  /** A symbol's book came in sync, was lost (a gap in diff ids...), or is in sync again. */
+  | {
+      readonly type: 'book-sync';
+      readonly symbol: string;
+      readonly state: 'synced' | 'desynced' | 'resynced';
+      /** The book's update id once in sync. */
+      readonly updateId?: number;
+      /** Why it was lost (desynced, resynced). */
+      readonly reason?: ResyncReason;
+      readonly detail?: string;
+    }
   | {
       readonly type: 'connection';
       readonly state: ConnectionState;
@@ -79,4 +98,10 @@ export interface BinanceClientStats {
   bufferedEvents: number;
   /** Times the sockets were paused because the consumer fell behind. */
   pauses: number;
+  /** Quotes delivered (channel `bookTicker`). */
+  quotesDelivered: number;
+  /** Quotes dropped as repeats (an update id at or below the symbol's last). */
+  quoteRepeats: number;
+  /** Per symbol (channel `depth`): the order book's sync counters. */
+  books: Record<string, DepthSyncStats>;
 }

@@ -7,6 +7,8 @@ import {
 } from '@trade/core';
 import type { TradingMetrics } from '@trade/metrics';
 import WebSocket from 'ws';
+import { MAX_DEPTH_LIMIT } from './book/parse-depth.js';
+import { resolveChannels, type MarketChannel } from './market-channel.js';
 import type { TradeStreamType } from './parse-frame.js';
 
 /** Options of {@link BinanceTradeClient}. */
@@ -19,6 +21,23 @@ export interface BinanceTradeClientOptions {
   symbols: readonly string[];
   /** `trade` (default) or `aggTrade` streams. */
   streamType?: TradeStreamType;
+  /**
+   * What to stream per symbol, on the same connections: `trade` (the
+   * `streamType` stream), `bookTicker` (quotes) and `depth` (the order book,
+   * `depth@100ms` diffs kept in sync with REST snapshots). Each is one
+   * stream, so a connection of 1024 streams carries 1024 / channels
+   * symbols. Default `['trade']`.
+   */
+  channels?: readonly MarketChannel[];
+  /** Levels per side of a depth snapshot (1-5000; weight 5/25/50/250). Default 1000. */
+  depthLimit?: number;
+  /**
+   * REST weight per minute for depth snapshots, besides `restWeightPerMinute`
+   * for trades. Default 3000 (with trades' 2400, within Binance's 6000 per IP).
+   */
+  depthWeightPerMinute?: number;
+  /** Levels per side in each `book` event. Default 20. */
+  bookLevels?: number;
   metrics?: TradingMetrics;
   logger?: Logger;
   /** Aborting it closes the client, as {@link BinanceTradeClient.close} does. */
@@ -140,6 +159,10 @@ export interface ResolvedClientOptions {
   readonly restUrl: string;
   readonly symbols: readonly string[];
   readonly streamType: TradeStreamType;
+  readonly channels: readonly MarketChannel[];
+  readonly depthLimit: number;
+  readonly depthWeightPerMinute: number;
+  readonly bookLevels: number;
   readonly metrics: TradingMetrics | undefined;
   readonly logger: Logger;
   readonly signal: AbortSignal | undefined;
@@ -202,11 +225,35 @@ export function resolveClientOptions(options: BinanceTradeClientOptions): Resolv
     throw new ConfigError('maxTradeIdJump', maxTradeIdJump, 'an integer >= 1');
   }
   const watchdogMs = options.watchdogMs ?? 30_000;
+  const channels = resolveChannels(options.channels ?? ['trade']);
+  const depthLimit = options.depthLimit ?? 1000;
+  if (!(Number.isSafeInteger(depthLimit) && depthLimit >= 1 && depthLimit <= MAX_DEPTH_LIMIT)) {
+    throw new ConfigError('depthLimit', depthLimit, `an integer from 1 to ${MAX_DEPTH_LIMIT}`);
+  }
+  const depthWeightPerMinute = options.depthWeightPerMinute ?? 3000;
+  if (!(Number.isSafeInteger(depthWeightPerMinute) && depthWeightPerMinute >= 1)) {
+    throw new ConfigError('depthWeightPerMinute', depthWeightPerMinute, 'an integer >= 1');
+  }
+  const bookLevels = options.bookLevels ?? 20;
+  if (!(Number.isSafeInteger(bookLevels) && bookLevels >= 1)) {
+    throw new ConfigError('bookLevels', bookLevels, 'an integer >= 1');
+  }
+  if (maxStreamsPerConnection < channels.length) {
+    throw new ConfigError(
+      'maxStreamsPerConnection',
+      maxStreamsPerConnection,
+      `at least one stream per channel (${channels.length})`,
+    );
+  }
   return {
     url: options.url.replace(/\/+$/, ''),
     restUrl: options.restUrl.replace(/\/+$/, ''),
     symbols,
     streamType: options.streamType ?? 'trade',
+    channels,
+    depthLimit,
+    depthWeightPerMinute,
+    bookLevels,
     metrics: options.metrics,
     logger: options.logger ?? silentLogger,
     signal: options.signal,

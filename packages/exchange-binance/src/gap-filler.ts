@@ -96,6 +96,11 @@ export class GapFiller {
     return this.rest.bannedUntil;
   }
 
+  /** Another REST user of the IP (depth snapshots) was told it is banned until `epochMs`. */
+  noteBan(epochMs: number): void {
+    this.rest.noteBan(epochMs);
+  }
+
   /**
    * Fills the gap of `target` over REST (or catches up, see {@link catchUp}),
    * after settling ids waiting for the exchange's word; one job per symbol.

@@ -8,6 +8,9 @@ export type {
   OpenGap,
   ResumeAheadOfExchange,
 } from './client-events.js';
+export { MARKET_CHANNELS, resolveChannels, streamNamesOf } from './market-channel.js';
+export type { MarketChannel } from './market-channel.js';
+export type { BookChannelStats } from './book-channels.js';
 export { parseFrameText } from './parse-frame.js';
 export type { FrameResult, TradeStreamType } from './parse-frame.js';
 export { BOOK_REJECT_REASONS } from './book/book-reject-reason.js';
@@ -38,4 +41,6 @@ export type {
   ResyncReason,
 } from './book/depth-sync-events.js';
 export { RestWeightBudget, depthSnapshotWeight } from './book/rest-weight-budget.js';
+export { createDepthFetcher } from './book/rest-depth.js';
+export type { DepthFetcherOptions } from './book/rest-depth.js';
 export type { RestWeightBudgetOptions, RestWeightLimiter } from './book/rest-weight-budget.js';

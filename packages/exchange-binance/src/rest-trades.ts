@@ -80,7 +80,7 @@ const BODY_SLACK_BYTES = 16 * 1024;
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
 /** Binance's shortest IP ban, assumed when a 418 comes without `Retry-After`. */
-const DEFAULT_BAN_MS = 120_000;
+export const DEFAULT_BAN_MS = 120_000;
 
 /**
  * Reads past trades over Binance REST for gap backfill, within a request
@@ -107,6 +107,11 @@ export class RestTrades {
   /** Until when (epoch ms) the IP is banned after a 418; 0 or past when not banned. */
   get bannedUntil(): number {
     return this.banEnd;
+  }
+
+  /** The IP is banned until `epochMs` (a 418 another REST user of the IP was given). */
+  noteBan(epochMs: number): void {
+    this.banEnd = Math.max(this.banEnd, epochMs);
   }
 
   /** Milliseconds to wait before the next request fits the budget and any `Retry-After` (0: now). */
@@ -272,14 +277,15 @@ interface Asked {
   readonly fromId?: number;
 }
 
-class BodyTooLarge extends Error {}
+/** A body over the bound {@link readBody} was given. */
+export class BodyTooLarge extends Error {}
 
 /**
  * The body as text, reading at most `maxBytes`: a declared `Content-Length`
  * over it is refused before reading, and a body that grows past it is
  * cancelled mid-stream (memory stays within `maxBytes` plus one chunk).
  */
-async function readBody(response: Response, maxBytes: number): Promise<string> {
+export async function readBody(response: Response, maxBytes: number): Promise<string> {
   const declared = Number(response.headers.get('content-length') ?? NaN);
   if (declared > maxBytes) {
     await response.body?.cancel().catch(() => undefined);

@@ -13,6 +13,7 @@ import {
   openConnection,
   type Connection,
 } from './connection.js';
+import { streamNamesOf } from './market-channel.js';
 import type { FrameResult } from './parse-frame.js';
 import { parseRetryAfter } from './retry-after.js';
 import type { ShardHost } from './shard-host.js';
@@ -57,7 +58,7 @@ export class ShardConnection {
     private readonly clock: BurstClock,
     private readonly host: ShardHost,
   ) {
-    this.streams = symbols.map((s) => `${s.toLowerCase()}@${options.streamType}`);
+    this.streams = symbols.flatMap((s) => streamNamesOf(s, options.channels, options.streamType));
     this.backoff = new Backoff(options.backoff, options.random);
   }
 
