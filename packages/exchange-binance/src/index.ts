@@ -11,6 +11,9 @@ export type {
 export { MARKET_CHANNELS, resolveChannels, streamNamesOf } from './market-channel.js';
 export type { MarketChannel } from './market-channel.js';
 export type { BookChannelStats } from './book-channels.js';
+export { fetchSymbolRules } from './exchange-info.js';
+export type { FetchSymbolRulesOptions } from './exchange-info.js';
+export { RestAnswerError, RestRequestError } from './rest-trades.js';
 export { parseFrameText } from './parse-frame.js';
 export type { FrameResult, TradeStreamType } from './parse-frame.js';
 export { BOOK_REJECT_REASONS } from './book/book-reject-reason.js';
