@@ -1,6 +1,11 @@
-import type { Logger } from '@trade/core';
+import type { Logger, Quote } from '@trade/core';
 import { normalizeSymbol, ConfigError } from '@trade/core';
-import { runBacktest, strategyByName, type BacktestSummary } from '@trade/paper-engine';
+import {
+  runBacktest,
+  strategyByName,
+  type BacktestSummary,
+  type TimedBookTop,
+} from '@trade/paper-engine';
 import type { LiveConfig } from '../config.js';
 import { createProgressBar } from '../progress-bar.js';
 import { openStorage } from '../storage.js';
@@ -18,7 +23,13 @@ export interface BacktestCommandOptions {
   readonly out?: NodeJS.WritableStream;
 }
 
-/** Replays the stored ticks of one symbol through a strategy and prints the summary. */
+/**
+ * Replays the stored ticks of one symbol through a strategy and prints the
+ * summary. The symbol's stored quotes and book snapshots over the same range
+ * go with them, merged by time, so orders fill as they would have live: at
+ * the touch, or walking the book's levels. Without any, orders fill at the
+ * last price with slippage, as before.
+ */
 export async function runBacktestCommand(options: BacktestCommandOptions): Promise<void> {
   const strategy = strategyByName(options.strategy, {}, '--strategy');
   const symbol = normalizeSymbol(options.symbol, '--symbol');
@@ -36,12 +47,21 @@ export async function runBacktestCommand(options: BacktestCommandOptions): Promi
   try {
     const ranged = from !== undefined || to !== undefined;
     const expected = ranged ? undefined : await storage.ticks.countTicks(symbol);
+    // Ranges are [from, to) for ticks, quotes and books alike.
+    const fromMs = from ?? Number.NEGATIVE_INFINITY;
+    const toMs = to ?? Number.POSITIVE_INFINITY;
+    const quotes = await unlessEmpty<Quote>(storage.quotes.quotesBetween(symbol, fromMs, toMs));
+    const books = await unlessEmpty<TimedBookTop>(
+      storage.bookSnapshots.snapshotsBetween(symbol, fromMs, toMs),
+    );
     const bar = createProgressBar();
     const summary = await runBacktest({
       ticks: storage.ticks.ticks(symbol, {
         ...(from !== undefined ? { from } : {}),
         ...(to !== undefined ? { to } : {}),
       }),
+      ...(quotes !== undefined ? { quotes } : {}),
+      ...(books !== undefined ? { books } : {}),
       strategy,
       signal: options.signal,
       ...(expected !== undefined ? { expectedTicks: expected } : {}),
@@ -55,6 +75,20 @@ export async function runBacktestCommand(options: BacktestCommandOptions): Promi
   }
 }
 
+/**
+ * `source` as it was, or `undefined` when it holds nothing: a backtest
+ * without stored quotes or books then takes the plain tick loop. The first
+ * item, already read, is handed out again.
+ */
+async function unlessEmpty<T>(source: AsyncGenerator<T>): Promise<AsyncIterable<T> | undefined> {
+  const first = await source.next();
+  if (first.done === true) return undefined;
+  return (async function* () {
+    yield first.value;
+    yield* source;
+  })();
+}
+
 function parseTime(raw: string | undefined, flag: string): number | undefined {
   if (raw === undefined) return undefined;
   const ms = Date.parse(raw);
@@ -64,6 +98,10 @@ function parseTime(raw: string | undefined, flag: string): number | undefined {
   return ms;
 }
 
+const fillSources = (s: BacktestSummary): string => {
+  const { book, quote, last } = s.fillSources;
+  return `${book} in the book, ${quote} at the quote, ${last} at the last price`;
+};
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 const usd = (x: number) => x.toFixed(2);
 
@@ -77,7 +115,8 @@ export function formatSummary(s: BacktestSummary): string {
     `backtest ${s.strategy} on ${s.symbols.join(', ') || '(no ticks)'}${s.aborted ? ' (ABORTED: partial)' : ''}`,
     `  period        ${s.from ?? '-'} .. ${s.to ?? '-'}`,
     `  ticks         ${s.ticks}${s.ticksSkipped ? ` (${s.ticksSkipped} skipped as repeated)` : ''}`,
-    `  trades        ${s.trades} (${s.buys} buys, ${s.sells} sells)`,
+    `  market data   ${s.quotes} quotes, ${s.bookTops} book snapshots replayed`,
+    `  trades        ${s.trades} (${s.buys} buys, ${s.sells} sells; ${fillSources(s)})`,
     `  total return  ${pct(s.totalReturn)} (${usd(s.initialCash)} -> ${usd(s.finalEquity)})`,
     `  max drawdown  ${pct(s.maxDrawdown)}`,
     `  sharpe        ${sharpe}`,
