@@ -35,6 +35,23 @@ export type {
   RejectedBookSnapshot,
   StoredBookTop,
 } from './book-snapshot-repository.js';
+export { RecordRecorder } from './record-recorder.js';
+export type {
+  RecordInsertResult,
+  RecordRecorderCloseResult,
+  RecordRecorderHealth,
+  RecordRecorderOptions,
+  RecordRecorderStats,
+  RejectedRecord,
+} from './record-recorder-types.js';
+export type { RecordCodec } from './record-spool.js';
+export { startQuoteRecorder } from './quote-recorder.js';
+export type { QuoteRecorder, QuoteRecorderOptions } from './quote-recorder.js';
+export { startBookSnapshotRecorder } from './book-snapshot-recorder.js';
+export type {
+  BookSnapshotRecorder,
+  BookSnapshotRecorderOptions,
+} from './book-snapshot-recorder.js';
 export type { RowsByTimeOptions } from './rows-by-time.js';
 export { TickCache } from './tick-cache.js';
 export type { TickCacheOptions } from './tick-cache.js';

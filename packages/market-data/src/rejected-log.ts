@@ -8,8 +8,8 @@ const REJECTED_FILE = 'rejected.jsonl';
 const rotatedRejectedFile = (n: number) => `rejected.${n}.jsonl`;
 
 /**
- * `rejected.jsonl` in the spool directory: the ticks the database refused,
- * one JSON line each, rotated by size so their disk use stays bounded.
+ * `rejected.jsonl` in the spool directory: the ticks (or other rows) the
+ * database refused, one JSON line each, rotated by size so their disk use stays bounded.
  */
 export class RejectedLog {
   readonly #dir: string;
@@ -32,13 +32,17 @@ export class RejectedLog {
    * A write the disk does not take whole is cut back and rejects.
    */
   append(rejected: readonly RejectedTick[]): Promise<void> {
-    if (rejected.length === 0) return Promise.resolve();
-    const text = rejected
-      .map(
-        (r) =>
-          `${JSON.stringify({ at: new Date().toISOString(), reason: r.reason, tick: r.tick })}\n`,
-      )
-      .join('');
+    return this.appendEntries(rejected.map((r) => ({ reason: r.reason, tick: r.tick })));
+  }
+
+  /**
+   * Appends one line per entry, `{"at":<ISO time>,...entry}`, the same way:
+   * for refused rows that are not ticks (the quote and book recorders).
+   */
+  appendEntries(entries: readonly object[]): Promise<void> {
+    if (entries.length === 0) return Promise.resolve();
+    const at = new Date().toISOString();
+    const text = entries.map((entry) => `${JSON.stringify({ at, ...entry })}\n`).join('');
     // One at a time: two writers may record refusals together, and a
     // rotation must not rename the file under another append.
     const run = this.#chain.then(() => this.#write(Buffer.from(text)));
