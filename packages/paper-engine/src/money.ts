@@ -52,6 +52,18 @@ export const MONEY_UNIT: Exact = new Dec('0.00000001');
 export const ZERO: Exact = new Dec(0);
 export const ONE: Exact = new Dec(1);
 
+const placeUnits: Exact[] = [];
+
+/** `10^-places`: one unit of the last of `places` decimal places. */
+export function placeUnit(places: number): Exact {
+  let unit = placeUnits[places];
+  if (unit === undefined) {
+    unit = new Dec(`1e-${places}`);
+    placeUnits[places] = unit;
+  }
+  return unit;
+}
+
 /** `value` as an exact decimal: a decimal string as written, a number by its shortest form. */
 export function exact(value: Exact | string | number): Exact {
   return new Dec(value);
@@ -78,7 +90,11 @@ export function ceilToStep(value: Exact, grid: Step): Exact {
 }
 
 function toStep(value: Exact, grid: Step, rounding: Decimal.Rounding): Exact {
-  if (grid.places !== null) return value.toDecimalPlaces(grid.places, rounding);
+  if (grid.places !== null) {
+    return value.decimalPlaces() <= grid.places
+      ? value
+      : value.toDecimalPlaces(grid.places, rounding);
+  }
   return grid.size.isZero() ? value : value.toNearest(grid.size, rounding);
 }
 

@@ -104,16 +104,20 @@ export function priceBuy(budget: Exact, venue: OrderVenue): Pricing {
   if (priced === undefined || !priced.taken.quantity.gt(ZERO)) {
     return refused(levels, priced?.taken.quantity ?? ZERO, venue);
   }
-  const { taken, ...costs } = priced;
-  return checked('BUY', taken, { levels, source, reference, ...costs }, venue);
+  const { taken, fee, cashAmount, cashFlow, partial } = priced;
+  return checked(
+    'BUY',
+    taken,
+    { levels, source, reference, fee, cashAmount, cashFlow, partial },
+    venue,
+  );
 }
 
 /** What `budget` (fees included) buys from `levels`, cut to the step; undefined if nothing. */
 function buyWithin(budget: Exact, levels: readonly Level[], venue: OrderVenue) {
   if (!budget.gt(ZERO)) return undefined;
-  const wanted = quantityFor(levels, budget, venue.rates.buyCost);
-  const quantity = floorToStep(wanted.quantity, venue.rules.stepSize);
-  const taken = take(levels, quantity);
+  const wanted = quantityFor(levels, budget, venue.rates.buyCost, venue.rules.stepSize);
+  const taken = take(levels, wanted.quantity);
   const fee = roundMoney(taken.notional.times(venue.rates.feeRate));
   const cashAmount = roundMoney(taken.notional);
   const cashFlow = cashAmount.plus(fee);

@@ -446,7 +446,7 @@ export class Portfolio {
     };
     this.cashBalance = Number(text.cashAfter);
     position.quantity = Number(text.positionAfter);
-    position.costBasis = position.exactCost.toNumber();
+    position.costBasis = position.exactCost.isZero() ? 0 : position.exactCost.toNumber();
     if (side === 'SELL') position.realizedPnl = position.exactRealized.toNumber();
     return {
       ok: true,
@@ -454,7 +454,8 @@ export class Portfolio {
         symbol: position.symbol,
         side,
         price: Number(text.price),
-        marketPrice: order.referencePrice.toNumber(),
+        // At the last price, the reference is the price execute() marked.
+        marketPrice: order.source === 'last' ? position.lastPrice : order.referencePrice.toNumber(),
         quantity: Number(text.quantity),
         notional: Number(text.notional),
         fee: Number(text.fee),
