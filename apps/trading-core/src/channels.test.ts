@@ -1,6 +1,6 @@
 import { ConfigError } from '@trade/core';
 import { describe, expect, it } from 'vitest';
-import { readChannels } from './channels.js';
+import { LIVE_CHANNELS, readChannels } from './channels.js';
 
 describe('readChannels', () => {
   it('is trade by default, and takes trade from the flag or CHANNELS, each once', () => {
@@ -44,5 +44,18 @@ describe('readChannels', () => {
     }
     expect(ConfigError.isInstance(caught)).toBe(true);
     expect((caught as Error).message).toBe(message);
+  });
+
+  it('for live: trade and bookTicker by default, and every channel', () => {
+    expect(readChannels({}, undefined, LIVE_CHANNELS)).toEqual(['trade', 'bookTicker']);
+    expect(readChannels({ CHANNELS: 'trade,bookticker,depth' }, undefined, LIVE_CHANNELS)).toEqual([
+      'trade',
+      'bookTicker',
+      'depth',
+    ]);
+    expect(readChannels({}, 'depth', LIVE_CHANNELS)).toEqual(['depth']);
+    expect(() => readChannels({ CHANNELS: 'trades' }, undefined, LIVE_CHANNELS)).toThrow(
+      'CHANNELS: expected channels among trade, bookTicker, depth ("trades" is none of them; supported today: trade, bookTicker, depth), got "trades"',
+    );
   });
 });

@@ -11,12 +11,34 @@ export type Channel = (typeof KNOWN_CHANNELS)[number];
 /** The channels `collect` publishes today; the others are refused by name. */
 export const SUPPORTED_CHANNELS: readonly Channel[] = ['trade'];
 
+/** Which command reads the channels: its default, and what it supports. */
+export interface ChannelUse {
+  readonly command: string;
+  readonly fallback: readonly Channel[];
+  readonly supported: readonly Channel[];
+}
+
+/** `collect`: trades only until the bus carries quotes and books. */
+export const COLLECT_CHANNELS: ChannelUse = {
+  command: 'collect',
+  fallback: ['trade'],
+  supported: SUPPORTED_CHANNELS,
+};
+
+/** `live`: every channel, trades and quotes by default (DESIGN.md). */
+export const LIVE_CHANNELS: ChannelUse = {
+  command: 'live',
+  fallback: ['trade', 'bookTicker'],
+  supported: KNOWN_CHANNELS,
+};
+
 /**
- * Reads `--channels` (or `CHANNELS`): a comma list of channels, `trade` by
- * default, matched case-insensitively and returned as Binance spells them,
- * each once. A channel the contract names but `collect` does not implement
- * yet (`bookTicker`, `depth`) is refused with a ConfigError naming the
- * setting and the channels supported today, as is any other word.
+ * Reads `--channels` (or `CHANNELS`): a comma list of channels, the
+ * command's default when unset (`trade` for collect, `trade,bookTicker` for live), matched case-insensitively and returned as Binance spells them,
+ * each once. A channel the contract names but the command does not
+ * implement yet (`bookTicker` and `depth` for `collect`, until the bus
+ * carries them) is refused with a ConfigError naming the setting and the
+ * channels supported today, as is any other word.
  *
  * @example
  * ```ts
@@ -24,10 +46,14 @@ export const SUPPORTED_CHANNELS: readonly Channel[] = ['trade'];
  * readChannels({ CHANNELS: 'trade,depth' }, undefined); // throws: CHANNELS: expected trade, ...
  * ```
  */
-export function readChannels(env: Env, flag: string | undefined): Channel[] {
+export function readChannels(
+  env: Env,
+  flag: string | undefined,
+  use: ChannelUse = COLLECT_CHANNELS,
+): Channel[] {
   const [name, raw] = flag !== undefined ? ['--channels', flag] : ['CHANNELS', env.CHANNELS];
-  if (raw === undefined) return ['trade'];
-  const supported = SUPPORTED_CHANNELS.join(', ');
+  if (raw === undefined) return [...use.fallback];
+  const supported = use.supported.join(', ');
   const parts = raw.split(',').map((part) => part.trim());
   if (parts.some((part) => part === '')) {
     throw new ConfigError(
@@ -47,12 +73,12 @@ export function readChannels(env: Env, flag: string | undefined): Channel[] {
     }
     return channel;
   });
-  const unsupported = channels.filter((channel) => !SUPPORTED_CHANNELS.includes(channel));
+  const unsupported = channels.filter((channel) => !use.supported.includes(channel));
   if (unsupported.length > 0) {
     throw new ConfigError(
       name,
       raw,
-      `${supported}: the only channel collect supports today (${[...new Set(unsupported)].join(', ')} not yet)`,
+      `${supported}: the only channel ${use.command} supports today (${[...new Set(unsupported)].join(', ')} not yet)`,
     );
   }
   return [...new Set(channels)];

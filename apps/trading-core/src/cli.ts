@@ -12,7 +12,7 @@ import { runSim } from './commands/sim.js';
 import { runStore } from './commands/store.js';
 import { runCollect } from './commands/collect.js';
 import { runPaper } from './commands/paper.js';
-import { readChannels } from './channels.js';
+import { LIVE_CHANNELS, readChannels } from './channels.js';
 import { readBusConfig, readStoreConfig } from './bus-config.js';
 import {
   checkDataDir,
@@ -54,7 +54,7 @@ const OPTIONS = {
 
 /** Which flags each command accepts; any other is refused by name. */
 const ACCEPTS: Readonly<Record<string, readonly (keyof typeof OPTIONS)[]>> = {
-  live: ['paper-trading', 'strategy', 'sim', 'sim-rate', 'symbols', 'exchange-url'],
+  live: ['paper-trading', 'strategy', 'sim', 'sim-rate', 'symbols', 'exchange-url', 'channels'],
   sim: ['port', 'host', 'rate', 'symbols', 'seed'],
   migrate: [],
   backtest: ['strategy', 'symbol', 'from', 'to', 'json'],
@@ -127,6 +127,7 @@ async function main(argv: string[]): Promise<number> {
           metrics,
           logger,
           libraryLogger,
+          channels: readChannels(process.env, values.channels, LIVE_CHANNELS),
           paperTrading: values['paper-trading'] ?? false,
           strategy: values.strategy ?? 'sma',
           sim: values.sim ?? false,

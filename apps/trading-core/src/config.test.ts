@@ -82,6 +82,7 @@ describe('readLiveConfig', () => {
       'MAX_BUFFERED_TICKS: expected an integer from 1000 to 10000000',
     ],
     [{ RESUME_MAX_TRADES: '1e5' }, {}, 'RESUME_MAX_TRADES: expected an integer from 1 to 10000000'],
+    [{ BOOK_SNAPSHOT_MS: '99' }, {}, 'BOOK_SNAPSHOT_MS: expected an integer from 100 to 3600000'],
     [
       { RESUME_MAX_TRADES: '10000001' },
       {},
@@ -93,6 +94,11 @@ describe('readLiveConfig', () => {
 
   it('reads the resume window', () => {
     expect(readLiveConfig({ RESUME_MAX_TRADES: ' 2500 ' }).resumeMaxTrades).toBe(2500);
+  });
+
+  it('reads how often book snapshots are taken', () => {
+    expect(readLiveConfig({}).bookSnapshotMs).toBe(1000);
+    expect(readLiveConfig({ BOOK_SNAPSHOT_MS: '250' }).bookSnapshotMs).toBe(250);
   });
 
   it('reads the memory bound of ticks waiting for the disk', () => {

@@ -36,6 +36,8 @@ export interface LiveConfig {
    * pauses, its gap is backfilled later).
    */
   readonly maxBufferedTicks: number;
+  /** With the `depth` channel: each symbol's top 20 levels go to `book_snapshots` this often. */
+  readonly bookSnapshotMs: number;
 }
 
 /** Flags that override the environment. */
@@ -89,6 +91,7 @@ export function readLiveConfig(env: Env, flags: LiveFlags = {}): LiveConfig {
     ),
     readyMaxGapMs: readInteger(env, 'READY_MAX_GAP_SECONDS', 30, 1, 86_400) * 1000,
     maxBufferedTicks: readInteger(env, 'MAX_BUFFERED_TICKS', 100_000, 1_000, 10_000_000),
+    bookSnapshotMs: readInteger(env, 'BOOK_SNAPSHOT_MS', 1000, 100, 3_600_000),
   };
 }
 

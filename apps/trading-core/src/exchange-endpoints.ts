@@ -1,4 +1,8 @@
-import { startBinanceTradeClient, type BinanceTradeClient } from '@trade/exchange-binance';
+import {
+  startBinanceTradeClient,
+  type BinanceTradeClient,
+  type MarketChannel,
+} from '@trade/exchange-binance';
 import { startBinanceSimulator } from '@trade/exchange-binance/sim';
 import type { TradingMetrics } from '@trade/metrics';
 import type { Logger } from 'pino';
@@ -57,6 +61,8 @@ export async function startExchangeClient(options: {
   readonly config: { readonly symbols: readonly string[]; readonly resumeMaxTrades: number };
   readonly endpoints: ExchangeEndpoints;
   readonly resumeFrom: Readonly<Record<string, number>>;
+  /** What to stream per symbol; trades only when unset. */
+  readonly channels?: readonly MarketChannel[];
   readonly metrics: TradingMetrics;
   readonly libraryLogger: Logger;
   readonly resources: Resource[];
@@ -69,6 +75,7 @@ export async function startExchangeClient(options: {
     logger: options.libraryLogger.child({ component: 'exchange' }),
     resumeFrom: options.resumeFrom,
     maxResumeTrades: options.config.resumeMaxTrades,
+    ...(options.channels ? { channels: options.channels } : {}),
   });
   options.resources.push({ name: 'exchange client', close: () => client.close() });
   return client;

@@ -5,7 +5,7 @@ export function usage(version: string): string {
 Usage: trading-core <command> [options]
 
 Commands:
-  live       ingest the Binance trade stream into the database and cache, optionally paper-trade
+  live       ingest Binance trades, quotes and order books into the database and cache, optionally paper-trade
   sim        serve a Binance-protocol simulator (stream + REST) on loopback
   migrate    apply the database migrations and exit
   backtest   replay stored ticks through a strategy and print a summary
@@ -33,19 +33,27 @@ const ENV = `Environment (flags win over variables; a set but invalid value stop
   READY_MAX_GAP_SECONDS  /ready fails while a trade-id gap stays unfilled this long (default 30)
   MAX_BUFFERED_TICKS     ticks held in memory while the disk and the database both refuse them;
                          beyond it ingest blocks and the stream pauses (default 100000)
+  CHANNELS           live: what to stream per symbol, of trade, bookTicker, depth (default
+                     trade,bookTicker); collect: trade
+  BOOK_SNAPSHOT_MS   with depth: each symbol's top 20 levels a side to book_snapshots this often
+                     (default 1000)
   METRICS_HOST       metrics exporter interface (default 0.0.0.0)
   METRICS_PORT       metrics exporter port (default 9090)
   LOG_LEVEL          pino level (default info)
 `;
 
 export const COMMAND_HELP: Readonly<Record<string, string>> = {
-  live: `Usage: trading-core live [--paper-trading] [--strategy sma|rsi] [--sim] [--symbols A,B] [--exchange-url URL]
+  live: `Usage: trading-core live [--paper-trading] [--strategy sma|rsi] [--sim] [--symbols A,B] [--channels LIST] [--exchange-url URL]
 
   --paper-trading       run the strategy on the stream and log fills to paper_trades
   --strategy NAME       strategy for --paper-trading: sma (default) or rsi
   --sim                 start the built-in simulator on loopback and stream from it (logs say SIMULATED)
   --sim-rate N|max      simulator trades per second per symbol (default 20)
   --symbols A,B         symbols to follow (or SYMBOLS)
+  --channels LIST       what to stream per symbol (or CHANNELS): trade, bookTicker (quotes into
+                        quote_data), depth (the order book, snapshots into book_snapshots);
+                        default trade,bookTicker. With quotes or a book, paper orders fill at
+                        the touch or walking the book, bounded by the exchange's rules
   --exchange-url URL    exchange stream base URL (or BINANCE_WS_URL)
 
 ${ENV}`,

@@ -3,6 +3,10 @@ import { lostRanges, type LostTickRange } from '@trade/market-data';
 import { startUptimeMonitor, type MetricsServer, type TradingMetrics } from '@trade/metrics';
 import { startPaperEngine, strategyByName, type PaperEngine } from '@trade/paper-engine';
 import type { Logger } from 'pino';
+import { fetchSymbolRules } from '@trade/exchange-binance';
+import type { SymbolRules } from '@trade/core';
+import { openBookRecording } from '../book-recording.js';
+import type { Channel } from '../channels.js';
 import type { LiveConfig } from '../config.js';
 import { gapReadiness } from '../gap-readiness.js';
 import { openIngest } from '../ingest.js';
@@ -20,6 +24,8 @@ export interface LiveOptions {
   readonly logger: Logger;
   /** Handed to the libraries: it logs without counting, since they count their own errors. */
   readonly libraryLogger: Logger;
+  /** What to stream per symbol (`CHANNELS` / `--channels`). */
+  readonly channels: readonly Channel[];
   /** Run the strategy on the stream. */
   readonly paperTrading: boolean;
   readonly strategy: string;
@@ -60,6 +66,14 @@ export async function runLive(options: LiveOptions): Promise<number> {
       stopRequested: options.stopRequested,
     });
     resources.push({ name: 'market-data service', close: () => service.close() });
+    const recording = await openBookRecording({
+      channels: options.channels,
+      storage,
+      dataDir: config.dataDir,
+      bookSnapshotMs: config.bookSnapshotMs,
+      logger: libraryLogger,
+      resources,
+    });
     // Ticks read from the exchange that the service could not take at stop (it was blocked).
     const notTaken: Tick[] = [];
     let stopping = false;
@@ -108,8 +122,10 @@ export async function runLive(options: LiveOptions): Promise<number> {
 
     let engine: PaperEngine | undefined;
     if (strategy) {
+      const rules = await exchangeRules(endpoints.restUrl, config.symbols, logger);
       engine = await startPaperEngine({
         strategy,
+        ...(rules ? { rules } : {}),
         metrics,
         recentTicks: cache.cache,
         fillWriter: storage.paperTrades,
@@ -125,6 +141,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
       config,
       endpoints,
       resumeFrom,
+      channels: options.channels,
       metrics,
       libraryLogger,
       resources,
@@ -144,6 +161,10 @@ export async function runLive(options: LiveOptions): Promise<number> {
           const health = service.health();
           return { ok: !health.blocked, reason: `ingest blocked: ${health.reason ?? ''}` };
         },
+        quotes: () => {
+          const blocked = recording.blocked();
+          return { ok: blocked === undefined, reason: `recording blocked: ${blocked ?? ''}` };
+        },
         database: async () => {
           await storage.ping();
           return true;
@@ -160,6 +181,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
         exchange: endpoints.exchangeUrl,
         database: storage.description,
         cache: cache.description,
+        channels: options.channels,
         paperTrading: strategy ? options.strategy : false,
         resumeFrom,
         metrics: `${server.url}/metrics`,
@@ -172,6 +194,12 @@ export async function runLive(options: LiveOptions): Promise<number> {
         if (event.type === 'tick') {
           await offer(event.tick);
           engine?.onTick(event.tick);
+        } else if (event.type === 'quote') {
+          recording.onQuote(event.quote);
+          engine?.onQuote(event.quote);
+        } else if (event.type === 'book') {
+          recording.onBook(event.book, event.receiveTime);
+          engine?.onBook(event.book);
         } else if (event.type === 'connection') {
           connected = event.state === 'open' || event.state === 'rotating';
           logger.info(
@@ -209,6 +237,13 @@ export async function runLive(options: LiveOptions): Promise<number> {
     await client.close();
     await pump;
     const { lost: serviceLost } = await service.close();
+    const { lostQuotes, lostSnapshots } = await recording.close();
+    if (lostQuotes + lostSnapshots > 0) {
+      logger.error(
+        { lostQuotes, lostSnapshots },
+        'quotes or book snapshots could be neither stored nor spooled (the database and the disk both failed)',
+      );
+    }
     const lost = mergeLost(serviceLost, lostRanges([notTaken]));
     const lostTicks = lost.reduce((sum, range) => sum + range.count, 0);
     // The ticks after each open gap were delivered, and lost ticks lie before newer stored
@@ -245,9 +280,32 @@ export async function runLive(options: LiveOptions): Promise<number> {
       { stored: stats.stored, spooled: stats.spooled, lostTicks, readUpTo: client.positions() },
       'stopped',
     );
-    return lostTicks > 0 || !recorded ? 1 : 0;
+    return lostTicks > 0 || lostQuotes + lostSnapshots > 0 || !recorded ? 1 : 0;
   } finally {
     await closeAll(resources, logger);
+  }
+}
+
+/**
+ * The exchange's rules of the symbols (tick and step size, minimum
+ * notional) bounding every paper order. Without them the engine still
+ * trades, quantities cut to 8 decimals: the error says so.
+ */
+async function exchangeRules(
+  restUrl: string,
+  symbols: readonly string[],
+  logger: Logger,
+): Promise<ReadonlyMap<string, SymbolRules> | undefined> {
+  try {
+    const rules = await fetchSymbolRules({ restUrl, symbols });
+    logger.info({ rules: Object.fromEntries(rules) }, 'exchange rules of the symbols');
+    return rules;
+  } catch (error) {
+    logger.error(
+      { err: error },
+      'could not read the exchange rules (exchangeInfo): paper orders are not bounded by tick size, step size or minimum notional',
+    );
+    return undefined;
   }
 }
 

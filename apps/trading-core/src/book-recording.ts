@@ -1,0 +1,100 @@
+import { join } from 'node:path';
+import type { BookTop, Quote } from '@trade/core';
+import {
+  startBookSnapshotRecorder,
+  startQuoteRecorder,
+  type BookSnapshotRecorder,
+  type QuoteRecorder,
+} from '@trade/market-data';
+import type { Logger } from 'pino';
+import type { Channel } from './channels.js';
+import type { Resource } from './resources.js';
+import type { Storage } from './storage.js';
+
+/** What `live` does with quotes and books: `quote_data`, and `book_snapshots` every interval. */
+export interface BookRecording {
+  onQuote(quote: Quote): void;
+  /** The newest top of a symbol's book; written at the next snapshot tick if it moved. */
+  onBook(book: BookTop, receiveTime: number): void;
+  /** `/ready`: neither the database nor the spool takes quotes or snapshots. */
+  blocked(): string | undefined;
+  /** Writes the last snapshots, then flushes both recorders; quotes and snapshots neither took. */
+  close(): Promise<{ lostQuotes: number; lostSnapshots: number }>;
+}
+
+/**
+ * Opens the recorders the channels need (quotes with `bookTicker`, book
+ * snapshots with `depth`), each spooling under `DATA_DIR/spool/quotes` and
+ * `.../books` while the database is away, and the snapshot timer: every
+ * `bookSnapshotMs` each symbol's newest book, if it moved since the last
+ * snapshot, becomes a `book_snapshots` row stamped with the time its last
+ * diff was received.
+ */
+export async function openBookRecording(options: {
+  readonly channels: readonly Channel[];
+  readonly storage: Storage;
+  readonly dataDir: string;
+  readonly bookSnapshotMs: number;
+  readonly logger: Logger;
+  readonly resources: Resource[];
+}): Promise<BookRecording> {
+  const { channels, storage, logger, resources } = options;
+  let quotes: QuoteRecorder | undefined;
+  let books: BookSnapshotRecorder | undefined;
+  if (channels.includes('bookTicker')) {
+    const recorder = await startQuoteRecorder({
+      repository: storage.quotes,
+      spoolDir: join(options.dataDir, 'spool', 'quotes'),
+      logger: logger.child({ component: 'quotes' }),
+    });
+    quotes = recorder;
+    resources.push({ name: 'quote recorder', close: () => recorder.close().then(() => undefined) });
+  }
+  if (channels.includes('depth')) {
+    const recorder = await startBookSnapshotRecorder({
+      repository: storage.bookSnapshots,
+      spoolDir: join(options.dataDir, 'spool', 'books'),
+      logger: logger.child({ component: 'book-snapshots' }),
+    });
+    books = recorder;
+    resources.push({
+      name: 'book snapshot recorder',
+      close: () => recorder.close().then(() => undefined),
+    });
+  }
+  const newest = new Map<string, { book: BookTop; receiveTime: number }>();
+  const written = new Map<string, number>();
+  const snapshot = () => {
+    for (const [symbol, { book, receiveTime }] of newest) {
+      if (written.get(symbol) === book.updateId) continue;
+      written.set(symbol, book.updateId);
+      books?.offer({ top: book, timestamp: receiveTime });
+    }
+  };
+  const timer = books ? setInterval(snapshot, options.bookSnapshotMs) : undefined;
+  let closed = false;
+  return {
+    onQuote: (quote) => quotes?.offer(quote),
+    onBook: (book, receiveTime) => {
+      newest.set(book.symbol, { book, receiveTime });
+    },
+    blocked: () => {
+      for (const [what, recorder] of [
+        ['quotes', quotes],
+        ['book snapshots', books],
+      ] as const) {
+        const health = recorder?.health();
+        if (health?.blocked) return `${what}: ${health.reason ?? 'blocked'}`;
+      }
+      return undefined;
+    },
+    close: async () => {
+      if (closed) return { lostQuotes: 0, lostSnapshots: 0 };
+      closed = true;
+      clearInterval(timer);
+      snapshot();
+      const [q, b] = await Promise.all([quotes?.close(), books?.close()]);
+      return { lostQuotes: q?.lost ?? 0, lostSnapshots: b?.lost ?? 0 };
+    },
+  };
+}
