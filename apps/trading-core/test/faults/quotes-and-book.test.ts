@@ -1,8 +1,12 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import type { BinanceSimulator } from '@trade/exchange-binance/sim';
 import {
   EXACT,
+  PG_HOST,
+  PG_PORT,
   databaseUrl,
   faultScenario,
   settle,
@@ -16,7 +20,7 @@ import {
 // Quotes and the order book through faults: every stored quote and book
 // snapshot is compared with the simulator's ground truth, field by field.
 
-const SYMBOLS = ['QBKAUSDT', 'QBKBUSDT', 'QBKCUSDT', 'QBKDUSDT'];
+const SYMBOLS = ['QBKAUSDT', 'QBKBUSDT', 'QBKCUSDT', 'QBKDUSDT', 'QBKEUSDT', 'QBKFUSDT'];
 
 const scenario = faultScenario(SYMBOLS);
 
@@ -238,5 +242,52 @@ describe('fault suite: quotes and the order book', () => {
         );
       }
     }
+  });
+
+  it('spools quotes and book snapshots while PostgreSQL is away, then stores every one', async () => {
+    const symbols = SYMBOLS.slice(4, 6);
+    const exchange = await scenario.exchange(symbols, 303);
+    const dataDir = await scenario.dataDir();
+    const { sim } = exchange;
+    const proxy = scenario.proxy(PG_PORT, PG_HOST);
+    const port = await proxy.start();
+    const run = await startApp(exchange, {
+      symbols,
+      dataDir,
+      databaseUrl: databaseUrl(port, '127.0.0.1'),
+      env: CHANNELS_ENV,
+    });
+    exchange.run(100);
+    await sleep(1_000);
+
+    await proxy.stop();
+    const spoolFiles = async (kind: string) =>
+      (await readdir(join(dataDir, 'spool', kind)).catch(() => [])).filter((f) =>
+        f.endsWith('.spool'),
+      );
+    await until(
+      'quotes and snapshots in their spools',
+      async () => (await spoolFiles('quotes')).length > 0 && (await spoolFiles('books')).length > 0,
+    );
+    await sleep(2_000);
+    await proxy.start();
+
+    await sleep(1_000);
+    exchange.pause();
+    await waitBooksStored(exchange, symbols);
+    const { comparison, exitCode } = await settle(exchange, run, symbols);
+    expect(exitCode).toBe(0);
+    expect(comparison).toMatchObject(EXACT);
+
+    // No fault on the exchange side: every quote it sent is stored, exactly.
+    const quotes = await storedQuotes(symbols);
+    const { wrong, truth } = compareQuotes(sim, symbols, quotes);
+    expect(wrong).toEqual([]);
+    expect(quotes).toHaveLength(truth.size);
+    for (const row of await storedSnapshots(symbols)) {
+      const book = sim.bookAt(row.symbol, Number(row.update_id), 20);
+      expect({ bids: row.bids, asks: row.asks }).toEqual({ bids: book.bids, asks: book.asks });
+    }
+    expect(await spoolFiles('quotes')).toEqual([]);
   });
 });
