@@ -6,7 +6,8 @@ import {
   type ConsumerInfo,
   type JetStreamManager,
 } from '@nats-io/jetstream';
-import type { ConsumerDeliverPolicy } from './tick-consumer-options.js';
+import type { ConsumerDeliverPolicy } from './record-consumer-options.js';
+import { channelFilter, filterChannel, subjectCovers } from './subjects.js';
 
 /** What {@link ensureDurableConsumer} creates when the consumer is missing. */
 export interface DurableConsumerConfig {
@@ -33,6 +34,12 @@ const NANOS_PER_MS = 1_000_000;
  * settings hold, its place in the stream included. One that is a
  * push consumer or acks otherwise than one message at a time rejects with
  * a `TradeError`; other differences are logged.
+ *
+ * An existing consumer without a filter subject (or with one wider than
+ * a channel, such as `md.binance.>`) when the filter asked for names one
+ * channel (`md.binance.trade.>`) delivers the other channels' messages
+ * (quotes, book snapshots) too: a warning says so and how to fix it, and
+ * the record consumer acks and skips those messages.
  *
  * @example
  * ```ts
@@ -90,6 +97,41 @@ async function consumerInfo(
   }
 }
 
+/**
+ * Warns when the consumer delivers more channels than the one the asked
+ * filter names (see {@link ensureDurableConsumer}). It is not narrowed
+ * here: nats-server 2.9 accepts a new filter subject for a consumer and then
+ * delivers nothing at all to it (found on 2.9.10), and the fix belongs to
+ * whoever runs the server.
+ */
+function warnIfWider(info: ConsumerInfo, wanted: DurableConsumerConfig, logger: Logger): void {
+  const channel =
+    wanted.filterSubject === undefined ? undefined : filterChannel(wanted.filterSubject);
+  if (channel === undefined) return;
+  const { config } = info;
+  const filters =
+    config.filter_subjects !== undefined && config.filter_subjects.length > 0
+      ? config.filter_subjects
+      : [
+          config.filter_subject === undefined || config.filter_subject === ''
+            ? '>'
+            : config.filter_subject,
+        ];
+  const channelWide = channelFilter(channel);
+  if (!filters.some((filter) => !subjectCovers(channelWide, filter))) return;
+  logger.warn(
+    {
+      stream: wanted.stream,
+      consumer: wanted.name,
+      filterSubject: config.filter_subject ?? '',
+      askedFilterSubject: wanted.filterSubject,
+    },
+    `bus: the durable consumer ${wanted.name} delivers more than ${channel} messages (created without a filter subject, or a wider one); ` +
+      `messages of other channels are acked and skipped. Fix: delete it while no process uses it (nats consumer rm ${wanted.stream} ${wanted.name}) ` +
+      `to have it created again with the filter ${channelWide}, or on nats-server 2.10 or later give it that filter (nats consumer edit)`,
+  );
+}
+
 function checkExisting(
   info: ConsumerInfo,
   wanted: DurableConsumerConfig,
@@ -109,6 +151,7 @@ function checkExisting(
   const ackWaitMs = (config.ack_wait ?? 0) / NANOS_PER_MS;
   const filterSubject = config.filter_subject === '' ? undefined : config.filter_subject;
   const askedDeliverPolicy = wanted.deliverPolicy ?? 'all';
+  warnIfWider(info, wanted, logger);
   if (
     ackWaitMs !== wanted.ackWaitMs ||
     filterSubject !== wanted.filterSubject ||

@@ -1,4 +1,3 @@
-import type { Tick } from '@trade/core';
 import type { TradingMetrics } from '@trade/metrics';
 import type { PublishOutcome } from './publish-window.js';
 
@@ -10,13 +9,14 @@ import type { PublishOutcome } from './publish-window.js';
  *
  * @example
  * ```ts
- * const counters = new PublishCounters('trade', metrics);
+ * const counters = new PublishCounters('trade', (tick: Tick) => tick.symbol, metrics);
  * counters.count(tick, { ok: true, duplicate: false });
  * counters.published // 1
  * ```
  */
-export class PublishCounters {
+export class PublishCounters<T> {
   readonly #channel: string;
+  readonly #symbolOf: (record: T) => string;
   readonly #metrics: TradingMetrics | undefined;
   published = 0;
   duplicates = 0;
@@ -24,14 +24,19 @@ export class PublishCounters {
   /** The last failure, `<reason>: <message>`. */
   lastError: string | undefined;
 
-  constructor(channel: string, metrics: TradingMetrics | undefined) {
+  constructor(
+    channel: string,
+    symbolOf: (record: T) => string,
+    metrics: TradingMetrics | undefined,
+  ) {
     this.#channel = channel;
+    this.#symbolOf = symbolOf;
     this.#metrics = metrics;
   }
 
-  count(tick: Tick, outcome: PublishOutcome): void {
+  count(record: T, outcome: PublishOutcome): void {
     if (outcome.ok) {
-      const labels = { channel: this.#channel, symbol: tick.symbol };
+      const labels = { channel: this.#channel, symbol: this.#symbolOf(record) };
       if (outcome.duplicate) {
         this.duplicates += 1;
         this.#metrics?.busDuplicates.inc(labels);

@@ -1,4 +1,3 @@
-import type { Tick } from '@trade/core';
 import type { BusPublishFailureReason } from '@trade/metrics';
 
 /** How one publish ended: JetStream's ack, or why there was none. */
@@ -6,14 +5,14 @@ export type PublishOutcome =
   | { readonly ok: true; readonly duplicate: boolean }
   | { readonly ok: false; readonly reason: BusPublishFailureReason; readonly error: unknown };
 
-/** Sends one tick to JetStream; resolves with its ack (`duplicate` said by the server). */
-export type SendTick = (tick: Tick) => Promise<{ duplicate: boolean }>;
+/** Sends one record to JetStream; resolves with its ack (`duplicate` said by the server). */
+export type SendRecord<T> = (record: T) => Promise<{ duplicate: boolean }>;
 
 /** Told of every publish's end, `abandoned` when {@link PublishWindow.abandon} gave it up first. */
-export type OutcomeListener = (tick: Tick, outcome: PublishOutcome, abandoned: boolean) => void;
+export type OutcomeListener<T> = (record: T, outcome: PublishOutcome, abandoned: boolean) => void;
 
-interface Entry {
-  readonly tick: Tick;
+interface Entry<T> {
+  readonly tick: T;
   settled: boolean;
   /** Settled without an ack: not stored, so it stays until {@link PublishWindow.abandon} hands it back. */
   failed: boolean;
@@ -24,7 +23,7 @@ interface Entry {
  * The publishes under way, in the order they were sent. They all go over
  * one connection, so JetStream stores them in that order: when one fails,
  * the ones after it may have failed too, and none of them is known stored
- * until its own ack. {@link abandon} hands back every tick not acked, the
+ * until its own ack. {@link abandon} hands back every record not acked, the
  * failed ones included, oldest first, for the caller to send again later
  * (JetStream drops a repeat of a message id it holds).
  *
@@ -36,14 +35,14 @@ interface Entry {
  * spool.append(window.abandon());
  * ```
  */
-export class PublishWindow {
-  readonly #send: SendTick;
-  readonly #listener: OutcomeListener;
-  #entries: Entry[] = [];
+export class PublishWindow<T> {
+  readonly #send: SendRecord<T>;
+  readonly #listener: OutcomeListener<T>;
+  #entries: Entry<T>[] = [];
   #head = 0;
   #pending = 0;
 
-  constructor(send: SendTick, listener: OutcomeListener) {
+  constructor(send: SendRecord<T>, listener: OutcomeListener<T>) {
     this.#send = send;
     this.#listener = listener;
   }
@@ -53,8 +52,8 @@ export class PublishWindow {
     return this.#pending;
   }
 
-  publish(tick: Tick): void {
-    const entry: Entry = { tick, settled: false, failed: false, abandoned: false };
+  publish(tick: T): void {
+    const entry: Entry<T> = { tick, settled: false, failed: false, abandoned: false };
     this.#entries.push(entry);
     this.#pending += 1;
     let sent: Promise<{ duplicate: boolean }>;
@@ -76,8 +75,8 @@ export class PublishWindow {
    * waiting ones still reach the listener, flagged `abandoned` (a late ack
    * means the tick is stored after all).
    */
-  abandon(): Tick[] {
-    const ticks: Tick[] = [];
+  abandon(): T[] {
+    const ticks: T[] = [];
     for (let i = this.#head; i < this.#entries.length; i++) {
       const entry = this.#entries[i]!;
       if (entry.settled && !entry.failed) continue;
@@ -90,7 +89,7 @@ export class PublishWindow {
     return ticks;
   }
 
-  #settle(entry: Entry, outcome: PublishOutcome): void {
+  #settle(entry: Entry<T>, outcome: PublishOutcome): void {
     entry.settled = true;
     if (!entry.abandoned) {
       this.#pending -= 1;

@@ -1,6 +1,6 @@
 import { Backoff, type BackoffOptions, type Tick } from '@trade/core';
 import { Progress } from './progress.js';
-import { TickQueue } from './tick-queue.js';
+import { RecordQueue } from './record-queue.js';
 
 /**
  * The durable spool a publisher keeps ticks in while JetStream does not
@@ -21,10 +21,36 @@ export interface BusSpool {
   readonly tickCount: number;
 }
 
+/**
+ * The durable spool a publisher of quotes or book snapshots keeps its
+ * records in while JetStream does not take them: `RecordSpool<T>` of
+ * `@trade/market-data` has this shape as it is. Batches come back from
+ * {@link next} in the order they were appended, across restarts; the same
+ * batch comes back until {@link ack}.
+ *
+ * @example
+ * ```ts
+ * import { RecordSpool, quoteCodec } from '@trade/market-data';
+ * const spool: BusRecordSpool<Quote> = await RecordSpool.open('./data/bus-spool/quotes', { codec: quoteCodec, name: 'quotes' });
+ * ```
+ */
+export interface BusRecordSpool<T> {
+  /** Appends one batch durably; rejects when nothing of it was kept. */
+  append(records: readonly T[]): Promise<void>;
+  /** The oldest batch not yet acknowledged, or `undefined` when there is none. */
+  next(): Promise<T[] | undefined>;
+  /** Marks the batch last returned by {@link next} as published. */
+  ack(): Promise<void>;
+  /** True when no batch waits and no append is under way. */
+  readonly isEmpty: boolean;
+  /** Records in the spool not yet acknowledged. */
+  readonly rowCount: number;
+}
+
 /** Options of {@link SpoolFeeder}. */
-export interface SpoolFeederOptions {
-  spool: BusSpool;
-  /** Ticks per append at most. */
+export interface SpoolFeederOptions<T> {
+  spool: Pick<BusRecordSpool<T>, 'append'>;
+  /** Records per append at most. */
   batchTicks: number;
   /** Delays between attempts of an append the spool refused. */
   retry: BackoffOptions;
@@ -35,7 +61,7 @@ export interface SpoolFeederOptions {
 }
 
 /**
- * Hands ticks to the spool in order, one append at a time, in batches of
+ * Hands records (ticks, quotes, snapshots) to the spool in order, one append at a time, in batches of
  * what piled up meanwhile. An append the spool refuses (a full disk) goes
  * back to the head and is tried again after a delay; the ticks stay in
  * memory until then, so the caller bounds them by {@link length}.
@@ -47,22 +73,22 @@ export interface SpoolFeederOptions {
  * const lost = await feeder.finish(); // closing: one more attempt each
  * ```
  */
-export class SpoolFeeder {
-  readonly #spool: BusSpool;
+export class SpoolFeeder<T> {
+  readonly #spool: Pick<BusRecordSpool<T>, 'append'>;
   readonly #batchTicks: number;
   readonly #retry: BackoffOptions;
-  readonly #onAppended: SpoolFeederOptions['onAppended'];
-  readonly #onAppendFailed: SpoolFeederOptions['onAppendFailed'];
-  readonly #waiting = new TickQueue();
+  readonly #onAppended: SpoolFeederOptions<T>['onAppended'];
+  readonly #onAppendFailed: SpoolFeederOptions<T>['onAppendFailed'];
+  readonly #waiting = new RecordQueue<T>();
   readonly #progress = new Progress();
   readonly #alarm = new Progress();
-  #appending: Tick[] | undefined;
+  #appending: T[] | undefined;
   #running = false;
   #failing = false;
   #final = false;
-  #lost: Tick[] = [];
+  #lost: T[] = [];
 
-  constructor(options: SpoolFeederOptions) {
+  constructor(options: SpoolFeederOptions<T>) {
     this.#spool = options.spool;
     this.#batchTicks = options.batchTicks;
     this.#retry = options.retry;
@@ -85,19 +111,19 @@ export class SpoolFeeder {
     return this.#failing;
   }
 
-  push(ticks: readonly Tick[]): void {
+  push(ticks: readonly T[]): void {
     if (ticks.length === 0) return;
     this.#waiting.pushAll(ticks);
     this.#run();
   }
 
-  pushOne(tick: Tick): void {
+  pushOne(tick: T): void {
     this.#waiting.push(tick);
     this.#run();
   }
 
   /** Takes back the ticks no append has started on yet, oldest first. */
-  takeAll(): Tick[] {
+  takeAll(): T[] {
     const ticks = this.#waiting.takeAll();
     this.#alarm.notify();
     return ticks;
@@ -112,7 +138,7 @@ export class SpoolFeeder {
    * Closing: appends what waits, each batch tried once more, and resolves
    * with the ticks the spool did not take.
    */
-  async finish(): Promise<Tick[]> {
+  async finish(): Promise<T[]> {
     this.#final = true;
     this.#alarm.notify();
     this.#run();

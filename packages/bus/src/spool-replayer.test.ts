@@ -1,14 +1,14 @@
-import { silentLogger } from '@trade/core';
+import { silentLogger, type Tick } from '@trade/core';
 import { describe, expect, it } from 'vitest';
 import { tick } from '../test/helpers/unit-ticks.js';
 import { Progress } from './progress.js';
-import type { BusSpool } from './spool-feeder.js';
+import type { BusRecordSpool } from './spool-feeder.js';
 import { SpoolReplayer, type SpoolReplayerOptions } from './spool-replayer.js';
 
 /** A spool holding `batches`; `next()` gives nothing while `hidden` (an append under way). */
 function fakeSpool(batches: number[][]) {
   const state = { hidden: false, acks: 0 };
-  const spool: BusSpool = {
+  const spool: BusRecordSpool<Tick> = {
     append: () => Promise.resolve(),
     next: () =>
       Promise.resolve(state.hidden || batches.length === 0 ? undefined : batches[0]!.map(tick)),
@@ -20,17 +20,19 @@ function fakeSpool(batches: number[][]) {
     get isEmpty() {
       return batches.length === 0;
     },
-    get tickCount() {
+    get rowCount() {
       return batches.flat().length;
     },
   };
   return { spool, state };
 }
 
-function replayer(overrides: Partial<SpoolReplayerOptions> & Pick<SpoolReplayerOptions, 'spool'>) {
+function replayer(
+  overrides: Partial<SpoolReplayerOptions<Tick>> & Pick<SpoolReplayerOptions<Tick>, 'spool'>,
+) {
   const events: string[] = [];
   let active = true;
-  const options: SpoolReplayerOptions = {
+  const options: SpoolReplayerOptions<Tick> = {
     feeder: { busy: false, settled: () => Promise.resolve() },
     retry: { initialMs: 1, maxMs: 1, jitter: 0 },
     alarm: new Progress(),

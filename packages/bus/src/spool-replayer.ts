@@ -1,21 +1,21 @@
-import { Backoff, type BackoffOptions, type Logger, type Tick } from '@trade/core';
+import { Backoff, type BackoffOptions, type Logger } from '@trade/core';
 import type { TradingMetrics } from '@trade/metrics';
 import type { Progress } from './progress.js';
-import type { BusSpool, SpoolFeeder } from './spool-feeder.js';
+import type { BusRecordSpool, SpoolFeeder } from './spool-feeder.js';
 
 /** Options of {@link SpoolReplayer}. */
-export interface SpoolReplayerOptions {
-  spool: BusSpool;
-  /** The ticks on their way into the spool: an append under way is waited for. */
-  feeder: Pick<SpoolFeeder, 'busy' | 'settled'>;
+export interface SpoolReplayerOptions<T> {
+  spool: BusRecordSpool<T>;
+  /** The records on their way into the spool: an append under way is waited for. */
+  feeder: Pick<SpoolFeeder<T>, 'busy' | 'settled'>;
   /** Delays between attempts JetStream refused. */
   retry: BackoffOptions;
   /** Told when an attempt should not wait: the connection came back, or closing. */
   alarm: Progress;
   logger: Logger;
   metrics?: TradingMetrics | undefined;
-  /** Publishes one batch; true once every tick of it is acked. */
-  publish: (ticks: readonly Tick[]) => Promise<boolean>;
+  /** Publishes one batch; true once every record of it is acked. */
+  publish: (records: readonly T[]) => Promise<boolean>;
   /** Whether to go on: still spooling and not closing. */
   active: () => boolean;
   connected: () => boolean;
@@ -38,15 +38,15 @@ export interface SpoolReplayerOptions {
  * await replayer.run();
  * ```
  */
-export class SpoolReplayer {
-  readonly #o: SpoolReplayerOptions;
+export class SpoolReplayer<T> {
+  readonly #o: SpoolReplayerOptions<T>;
   #replayed = 0;
 
-  constructor(options: SpoolReplayerOptions) {
+  constructor(options: SpoolReplayerOptions<T>) {
     this.#o = options;
   }
 
-  /** Ticks published from the spool so far. */
+  /** Records published from the spool so far. */
   get replayed(): number {
     return this.#replayed;
   }
@@ -76,7 +76,7 @@ export class SpoolReplayer {
         }
         if (backoff.attempt % 10 === 0) {
           o.logger.warn(
-            { error: o.lastError(), spoolTicks: o.spool.tickCount, attempt: backoff.attempt + 1 },
+            { error: o.lastError(), spooled: o.spool.rowCount, attempt: backoff.attempt + 1 },
             'bus: replaying the spool failed; retrying',
           );
         }

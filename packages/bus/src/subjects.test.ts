@@ -1,6 +1,13 @@
 import { InvalidInputError } from '@trade/core';
 import { describe, expect, it } from 'vitest';
-import { parseSubject, subjectCovers, tradeMsgId, tradeSubject } from './subjects.js';
+import {
+  channelFilter,
+  filterChannel,
+  parseSubject,
+  subjectCovers,
+  tradeMsgId,
+  tradeSubject,
+} from './subjects.js';
 
 describe('subjects and message ids', () => {
   it('puts a symbol and channel on md.binance.<channel>.<SYMBOL>', () => {
@@ -54,5 +61,17 @@ describe('subjects and message ids', () => {
     expect(subjectCovers('md.binance.trade.BTCUSDT', 'md.binance.trade.*')).toBe(false);
     expect(subjectCovers('md.binance.>', 'md.binance')).toBe(false);
     expect(subjectCovers('md.binance', 'md.binance.trade')).toBe(false);
+  });
+});
+
+describe('channel filters', () => {
+  it("gives a channel's filter, and the channel a filter is limited to", () => {
+    expect(channelFilter('bookTicker')).toBe('md.binance.bookTicker.>');
+    expect(filterChannel('md.binance.trade.>')).toBe('trade');
+    expect(filterChannel('md.binance.depth.BTCUSDT')).toBe('depth');
+    expect(filterChannel('md.binance.>')).toBeUndefined();
+    expect(filterChannel('md.binance.*.BTCUSDT')).toBeUndefined();
+    expect(filterChannel('md.other.trade.>')).toBeUndefined();
+    expect(() => channelFilter('a.b')).toThrow(InvalidInputError);
   });
 });

@@ -3,6 +3,12 @@ import { InvalidInputError, normalizeSymbol, type TradingSymbol } from '@trade/c
 /** The channel of trades: `md.binance.trade.<SYMBOL>`. */
 export const TRADE_CHANNEL = 'trade';
 
+/** The channel of quotes (Binance `<sym>@bookTicker`): `md.binance.bookTicker.<SYMBOL>`. */
+export const BOOK_TICKER_CHANNEL = 'bookTicker';
+
+/** The channel of order book snapshots: `md.binance.depth.<SYMBOL>`. */
+export const DEPTH_CHANNEL = 'depth';
+
 /** What a stream of the bus holds by default: every channel of every symbol. */
 export const DEFAULT_STREAM_SUBJECTS: readonly string[] = Object.freeze(['md.binance.>']);
 
@@ -100,4 +106,35 @@ export function subjectCovers(pattern: string, subject: string): boolean {
     if (token !== '*' && (other === '*' || token !== other)) return false;
   }
   return want.length === have.length;
+}
+
+/**
+ * The subject pattern of every symbol of a channel: a consumer's filter.
+ *
+ * @example
+ * ```ts
+ * channelFilter('bookTicker') // 'md.binance.bookTicker.>'
+ * ```
+ */
+export function channelFilter(channel: string): string {
+  return `${PREFIX}${busChannel(channel)}.>`;
+}
+
+/**
+ * The channel a filter subject of the bus is limited to: `trade` for
+ * `md.binance.trade.>` or `md.binance.trade.BTCUSDT`; `undefined` when it
+ * names no single channel (`md.binance.>`, `md.binance.*.BTCUSDT`, other
+ * subjects).
+ *
+ * @example
+ * ```ts
+ * filterChannel('md.binance.depth.>') // 'depth'
+ * filterChannel('md.binance.>') // undefined
+ * ```
+ */
+export function filterChannel(filter: string): string | undefined {
+  if (!filter.startsWith(PREFIX)) return undefined;
+  const tokens = filter.slice(PREFIX.length).split('.');
+  const channel = tokens[0]!;
+  return tokens.length >= 2 && CHANNEL.test(channel) ? channel : undefined;
 }

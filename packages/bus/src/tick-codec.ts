@@ -1,29 +1,16 @@
 import { InvalidInputError, createTick, type Tick } from '@trade/core';
+import { readVersionedObject, refuse } from './codec-support.js';
+import type { BusRecordKind, BusRejection } from './record-kind.js';
+import { TRADE_CHANNEL } from './subjects.js';
+
+export { BUS_REJECT_REASONS } from './record-kind.js';
+export type { BusRejectReason } from './record-kind.js';
 
 /** The layout version written in every message (`"v":1`); a decoder refuses others. */
 export const TICK_MESSAGE_VERSION = 1;
 
-/**
- * Why a message of the bus did not decode into a tick: the JSON is broken,
- * it is not an object, it carries another layout version, a field is
- * missing or invalid, or its symbol is not the one its subject names.
- */
-export const BUS_REJECT_REASONS = [
-  'invalid_json',
-  'not_an_object',
-  'unknown_version',
-  'missing_field',
-  'invalid_field',
-  'symbol_mismatch',
-] as const;
-
-/** One of {@link BUS_REJECT_REASONS}. */
-export type BusRejectReason = (typeof BUS_REJECT_REASONS)[number];
-
 /** What {@link decodeTick} returns: a tick, or why there is none. */
-export type DecodedTick =
-  | { readonly ok: true; readonly tick: Tick }
-  | { readonly ok: false; readonly reason: BusRejectReason; readonly message: string };
+export type DecodedTick = { readonly ok: true; readonly tick: Tick } | BusRejection;
 
 const FIELDS = [
   'symbol',
@@ -36,7 +23,6 @@ const FIELDS = [
 ] as const;
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * The bytes of a tick on the bus: one JSON object, prices and quantities as
@@ -78,24 +64,9 @@ export function encodeTick(tick: Tick): Uint8Array {
  * ```
  */
 export function decodeTick(data: Uint8Array): DecodedTick {
-  let value: unknown;
-  try {
-    value = JSON.parse(decoder.decode(data));
-  } catch (error) {
-    return refuse('invalid_json', `not JSON: ${messageOf(error)}`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return refuse('not_an_object', 'not a JSON object');
-  }
-  const fields = value as Record<string, unknown>;
-  if (fields.v !== TICK_MESSAGE_VERSION) {
-    return refuse(
-      'unknown_version',
-      `layout version ${fields.v === undefined ? 'missing' : JSON.stringify(fields.v)}, expected ${TICK_MESSAGE_VERSION}`,
-    );
-  }
-  const missing = FIELDS.find((field) => fields[field] === undefined);
-  if (missing !== undefined) return refuse('missing_field', `no ${missing}`);
+  const read = readVersionedObject(data, TICK_MESSAGE_VERSION, FIELDS);
+  if (!read.ok) return read;
+  const { fields } = read;
   try {
     const tick = createTick({
       symbol: fields.symbol as string,
@@ -113,10 +84,24 @@ export function decodeTick(data: Uint8Array): DecodedTick {
   }
 }
 
-function refuse(reason: BusRejectReason, message: string): DecodedTick {
-  return { ok: false, reason, message };
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
+/**
+ * Ticks on the bus: channel `trade`, message id by trade id, the body of
+ * {@link encodeTick}.
+ *
+ * @example
+ * ```ts
+ * const consumer = await startRecordConsumer({ nc, kind: tickKind, consumer: 'audit', handler });
+ * ```
+ */
+export const tickKind: BusRecordKind<Tick> = Object.freeze({
+  channel: TRADE_CHANNEL,
+  noun: 'tick',
+  plural: 'ticks',
+  encode: encodeTick,
+  decode: (data: Uint8Array) => {
+    const decoded = decodeTick(data);
+    return decoded.ok ? { ok: true as const, record: decoded.tick } : decoded;
+  },
+  symbol: (tick: Tick) => tick.symbol,
+  id: (tick: Tick) => tick.tradeId,
+});

@@ -1,9 +1,16 @@
-import { ConfigError, type BackoffOptions, type Logger, type Tick } from '@trade/core';
+import type { BackoffOptions, Logger, Tick } from '@trade/core';
 import type { TradingMetrics } from '@trade/metrics';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { DEFAULT_STREAM } from './stream.js';
-import type { BusRejectReason } from './tick-codec.js';
-import { positiveInteger } from './tick-publisher-options.js';
+import {
+  resolveRecordConsumerOptions,
+  type ConsumerDeliverPolicy,
+  type RecordConsumerStats,
+  type RejectedBusMessage,
+  type ResolvedConsumerOptions,
+} from './record-consumer-options.js';
+import { tickKind } from './tick-codec.js';
+
+export type { ConsumerDeliverPolicy, RejectedBusMessage } from './record-consumer-options.js';
 
 /** The durable consumer's name unless told otherwise (`NATS_CONSUMER` in the app). */
 export const DEFAULT_CONSUMER = 'store';
@@ -27,7 +34,10 @@ export interface TickConsumerOptions {
   consumer?: string;
   /**
    * Only messages on this subject pattern, when the consumer is created.
-   * Default `md.binance.trade.>`: the stream may carry other channels.
+   * Default `md.binance.trade.>`: the stream carries other channels
+   * (quotes, book snapshots). An existing consumer created without a
+   * filter delivers those too: they are acked and skipped, with a warning
+   * at start that says how to fix it.
    */
   filterSubject?: string;
   /**
@@ -53,98 +63,19 @@ export interface TickConsumerOptions {
   logger?: Logger;
 }
 
-/** Where a durable consumer created by {@link TickConsumerOptions} starts in the stream. */
-export type ConsumerDeliverPolicy = 'all' | 'new';
-
-const DELIVER_POLICIES: readonly ConsumerDeliverPolicy[] = ['all', 'new'];
-
-/** A message of the stream that is not a tick. */
-export interface RejectedBusMessage {
-  readonly subject: string;
-  /** Its sequence in the stream. */
-  readonly seq: number;
-  readonly reason: BusRejectReason;
-  readonly message: string;
-  /** Its bytes as received. */
-  readonly data: Uint8Array;
-}
-
-/** Counters of a consumer since it started. */
-export interface TickConsumerStats {
-  /** Batches the handler took. */
-  readonly batches: number;
-  /** Ticks the handler took, their messages acked. */
+/** Counters of a tick consumer since it started. */
+export interface TickConsumerStats extends RecordConsumerStats {
+  /** Ticks the handler took, their messages acked (`records`). */
   readonly ticks: number;
-  /** Messages that came again (after a nak or an expired ack wait). */
-  readonly redelivered: number;
-  /** Batches the handler rejected, their messages nak'ed. */
-  readonly failedBatches: number;
-  /** Messages that were not ticks, terminated. */
-  readonly rejected: number;
-  /** Messages received but not handed over before close, nak'ed for another process. */
-  readonly returned: number;
-  /** Messages of the stream not yet delivered to the consumer, as JetStream last said. */
-  readonly pending: number;
 }
-
-/** The options with their defaults, checked. */
-export interface ResolvedConsumerOptions {
-  readonly nc: NatsConnection;
-  readonly handler: (ticks: Tick[]) => Promise<void>;
-  readonly stream: string;
-  readonly consumer: string;
-  readonly filterSubject: string;
-  readonly deliverPolicy: ConsumerDeliverPolicy;
-  readonly batchSize: number;
-  readonly maxWaitMs: number;
-  readonly ackWaitMs: number;
-  readonly maxAckPending: number;
-  readonly retry: BackoffOptions;
-  readonly onRejected: ((message: RejectedBusMessage) => void) | undefined;
-  readonly metrics: TradingMetrics | undefined;
-  readonly logger: Logger | undefined;
-}
-
-const NAME = /^[^.*>\s]{1,255}$/;
 
 /** Fills in the defaults; throws a `ConfigError` naming the first bad option. */
-export function resolveConsumerOptions(options: TickConsumerOptions): ResolvedConsumerOptions {
-  if (typeof (options.nc as Partial<NatsConnection> | undefined)?.status !== 'function') {
-    throw new ConfigError('nc', options.nc, 'a NatsConnection');
-  }
-  if (typeof options.handler !== 'function') {
-    throw new ConfigError('handler', options.handler, 'a function taking a batch of ticks');
-  }
-  const stream = options.stream ?? DEFAULT_STREAM;
-  if (!NAME.test(stream)) {
-    throw new ConfigError('stream', stream, 'a stream name without dots, wildcards or spaces');
-  }
-  const consumer = options.consumer ?? DEFAULT_CONSUMER;
-  if (!NAME.test(consumer)) {
-    throw new ConfigError('consumer', consumer, 'a name without dots, wildcards or spaces');
-  }
-  const filterSubject = options.filterSubject ?? 'md.binance.trade.>';
-  if (filterSubject.trim() === '' || /\s/.test(filterSubject)) {
-    throw new ConfigError('filterSubject', filterSubject, 'a subject pattern');
-  }
-  const deliverPolicy = options.deliverPolicy ?? 'all';
-  if (!DELIVER_POLICIES.includes(deliverPolicy)) {
-    throw new ConfigError('deliverPolicy', deliverPolicy, 'all or new');
-  }
-  return {
-    nc: options.nc,
-    handler: options.handler,
-    stream,
-    consumer,
-    filterSubject,
-    deliverPolicy,
-    batchSize: positiveInteger(options.batchSize ?? 500, 'batchSize'),
-    maxWaitMs: positiveInteger(options.maxWaitMs ?? 250, 'maxWaitMs'),
-    ackWaitMs: positiveInteger(options.ackWaitMs ?? 30_000, 'ackWaitMs'),
-    maxAckPending: positiveInteger(options.maxAckPending ?? 10_000, 'maxAckPending'),
-    retry: options.retry ?? { initialMs: 1_000, maxMs: 30_000 },
-    onRejected: options.onRejected,
-    metrics: options.metrics,
-    logger: options.logger,
-  };
+export function resolveConsumerOptions(
+  options: TickConsumerOptions,
+): ResolvedConsumerOptions<Tick> {
+  return resolveRecordConsumerOptions<Tick>({
+    ...options,
+    kind: tickKind,
+    consumer: options.consumer ?? DEFAULT_CONSUMER,
+  });
 }

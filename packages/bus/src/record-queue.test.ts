@@ -1,6 +1,6 @@
 import { createTick, type Tick } from '@trade/core';
 import { describe, expect, it } from 'vitest';
-import { TickQueue } from './tick-queue.js';
+import { RecordQueue } from './record-queue.js';
 
 const ticks = (from: number, count: number): Tick[] =>
   Array.from({ length: count }, (_, i) =>
@@ -16,9 +16,9 @@ const ticks = (from: number, count: number): Tick[] =>
   );
 const ids = (list: readonly (Tick | undefined)[]) => list.map((t) => t?.tradeId);
 
-describe('TickQueue', () => {
+describe('RecordQueue', () => {
   it('gives ticks back first in, first out, across compactions', () => {
-    const queue = new TickQueue();
+    const queue = new RecordQueue<Tick>();
     queue.pushAll(ticks(0, 10_000));
     const out: (Tick | undefined)[] = [];
     for (let i = 0; i < 5_000; i++) out.push(queue.shift());
@@ -31,7 +31,7 @@ describe('TickQueue', () => {
   });
 
   it('puts ticks back at the head, in their order', () => {
-    const queue = new TickQueue();
+    const queue = new RecordQueue<Tick>();
     queue.pushAll(ticks(0, 6));
     const taken = queue.take(3);
     queue.unshiftAll(taken);
