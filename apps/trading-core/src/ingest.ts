@@ -25,17 +25,16 @@ export interface IngestSettings {
 }
 
 /**
- * Opens the database (migrated), the cache and the market-data service
- * (batches, the spool under `DATA_DIR/spool`), pushing each onto
+ * Opens the database (migrated) and the cache, pushing each onto
  * `resources` as it opens so that a failure further on still closes it.
  */
-export async function openIngest(options: {
-  readonly config: IngestSettings;
+export async function openStorageAndCache(options: {
+  readonly config: Pick<IngestSettings, 'databaseUrl' | 'redisUrl' | 'dataDir'>;
   readonly metrics: TradingMetrics;
   readonly libraryLogger: Logger;
   readonly resources: Resource[];
   readonly stopRequested?: AbortSignal | undefined;
-}): Promise<Ingest> {
+}): Promise<{ readonly storage: Storage; readonly cache: AppCache }> {
   const { config, metrics, libraryLogger, resources } = options;
   const storage = await openStorage({
     databaseUrl: config.databaseUrl,
@@ -53,7 +52,23 @@ export async function openIngest(options: {
     logger: libraryLogger.child({ component: 'cache' }),
   });
   resources.push({ name: 'cache', close: () => cache.close() });
+  return { storage, cache };
+}
 
+/**
+ * Opens the database (migrated), the cache and the market-data service
+ * (batches, the spool under `DATA_DIR/spool`), pushing each onto
+ * `resources` as it opens so that a failure further on still closes it.
+ */
+export async function openIngest(options: {
+  readonly config: IngestSettings;
+  readonly metrics: TradingMetrics;
+  readonly libraryLogger: Logger;
+  readonly resources: Resource[];
+  readonly stopRequested?: AbortSignal | undefined;
+}): Promise<Ingest> {
+  const { config, metrics, libraryLogger } = options;
+  const { storage, cache } = await openStorageAndCache(options);
   const service = await startMarketDataService({
     repository: storage.ticks,
     cache: cache.cache,

@@ -2,14 +2,12 @@ import { startTickConsumer, tradeSubject } from '@trade/bus';
 import { startUptimeMonitor, type TradingMetrics } from '@trade/metrics';
 import { startPaperEngine } from '@trade/paper-engine';
 import type { Logger } from 'pino';
-import { openCache } from '../cache.js';
-import { STATEMENT_TIMEOUT_MS } from '../ingest.js';
+import { openStorageAndCache } from '../ingest.js';
 import { listenOrExplain } from '../listen.js';
 import { connectBus, openTradeStream } from '../nats.js';
 import type { PaperConfig } from '../paper-config.js';
 import { PaperFeed } from '../paper-feed.js';
 import { closeAll, type Resource } from '../resources.js';
-import { openStorage } from '../storage.js';
 
 // One progress line at most this often while ticks flow.
 const PROGRESS_EVERY_MS = 10_000;
@@ -48,21 +46,13 @@ export async function runPaper(options: PaperOptions): Promise<number> {
     resources.push({ name: 'NATS connection', close: () => bus.close() });
     await openTradeStream(bus, busConfig.stream, logger, libraryLogger);
 
-    const storage = await openStorage({
-      databaseUrl: config.databaseUrl,
-      dataDir: config.dataDir,
+    const { storage, cache } = await openStorageAndCache({
+      config,
       metrics,
-      logger: libraryLogger.child({ component: 'database' }),
-      statementTimeoutMs: STATEMENT_TIMEOUT_MS,
-      ...(options.stopRequested ? { signal: options.stopRequested } : {}),
+      libraryLogger,
+      resources,
+      stopRequested: options.stopRequested,
     });
-    resources.push({ name: 'database', close: () => storage.close() });
-    const cache = openCache({
-      redisUrl: config.redisUrl,
-      metrics,
-      logger: libraryLogger.child({ component: 'cache' }),
-    });
-    resources.push({ name: 'cache', close: () => cache.close() });
 
     let fills = 0;
     const warmUp = symbols ?? [];
