@@ -7,6 +7,7 @@ import {
   type QuoteRecorder,
 } from '@trade/market-data';
 import type { Logger } from 'pino';
+import { BookSnapshotTimer } from './book-snapshot-timer.js';
 import type { Channel } from './channels.js';
 import type { Resource } from './resources.js';
 import type { Storage } from './storage.js';
@@ -62,22 +63,14 @@ export async function openBookRecording(options: {
       close: () => recorder.close().then(() => undefined),
     });
   }
-  const newest = new Map<string, { book: BookTop; receiveTime: number }>();
-  const written = new Map<string, number>();
-  const snapshot = () => {
-    for (const [symbol, { book, receiveTime }] of newest) {
-      if (written.get(symbol) === book.updateId) continue;
-      written.set(symbol, book.updateId);
-      books?.offer({ top: book, timestamp: receiveTime });
-    }
-  };
-  const timer = books ? setInterval(snapshot, options.bookSnapshotMs) : undefined;
+  const recorder = books;
+  const snapshots = recorder
+    ? new BookSnapshotTimer(options.bookSnapshotMs, (book) => recorder.offer(book))
+    : undefined;
   let closed = false;
   return {
     onQuote: (quote) => quotes?.offer(quote),
-    onBook: (book, receiveTime) => {
-      newest.set(book.symbol, { book, receiveTime });
-    },
+    onBook: (book, receiveTime) => snapshots?.update(book, receiveTime),
     blocked: () => {
       for (const [what, recorder] of [
         ['quotes', quotes],
@@ -91,8 +84,7 @@ export async function openBookRecording(options: {
     close: async () => {
       if (closed) return { lostQuotes: 0, lostSnapshots: 0 };
       closed = true;
-      clearInterval(timer);
-      snapshot();
+      snapshots?.stop();
       const [q, b] = await Promise.all([quotes?.close(), books?.close()]);
       return { lostQuotes: q?.lost ?? 0, lostSnapshots: b?.lost ?? 0 };
     },

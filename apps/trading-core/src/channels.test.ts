@@ -1,39 +1,39 @@
 import { ConfigError } from '@trade/core';
 import { describe, expect, it } from 'vitest';
-import { LIVE_CHANNELS, readChannels } from './channels.js';
+import { readChannels } from './channels.js';
 
 describe('readChannels', () => {
-  it('is trade by default, and takes trade from the flag or CHANNELS, each once', () => {
-    expect(readChannels({}, undefined)).toEqual(['trade']);
+  it('is trade and bookTicker by default, and takes any channel from the flag or CHANNELS, each once', () => {
+    expect(readChannels({}, undefined)).toEqual(['trade', 'bookTicker']);
     expect(readChannels({ CHANNELS: ' trade ' }, undefined)).toEqual(['trade']);
-    expect(readChannels({ CHANNELS: 'depth' }, 'Trade,trade')).toEqual(['trade']);
+    expect(readChannels({ CHANNELS: 'trade,bookticker,DEPTH' }, undefined)).toEqual([
+      'trade',
+      'bookTicker',
+      'depth',
+    ]);
+    expect(readChannels({ CHANNELS: 'trade' }, 'Depth,depth')).toEqual(['depth']);
   });
 
   it.each([
     [
-      { CHANNELS: 'trade,bookTicker' },
+      { CHANNELS: 'trades' },
       undefined,
-      'CHANNELS: expected trade: the only channel collect supports today (bookTicker not yet), got "trade,bookTicker"',
+      'CHANNELS: expected channels among trade, bookTicker, depth ("trades" is none of them), got "trades"',
     ],
     [
       {},
-      'depth,bookticker',
-      '--channels: expected trade: the only channel collect supports today (depth, bookTicker not yet), got "depth,bookticker"',
-    ],
-    [
-      { CHANNELS: 'trades' },
-      undefined,
-      'CHANNELS: expected channels among trade, bookTicker, depth ("trades" is none of them; supported today: trade), got "trades"',
+      'trade,ticker',
+      '--channels: expected channels among trade, bookTicker, depth ("ticker" is none of them), got "trade,ticker"',
     ],
     [
       { CHANNELS: 'trade,' },
       undefined,
-      'CHANNELS: expected a comma-separated list of channels (supported today: trade), got "trade,"',
+      'CHANNELS: expected a comma-separated list of channels among trade, bookTicker, depth, got "trade,"',
     ],
     [
       { CHANNELS: '' },
       undefined,
-      'CHANNELS: expected a comma-separated list of channels (supported today: trade), got an empty string',
+      'CHANNELS: expected a comma-separated list of channels among trade, bookTicker, depth, got an empty string',
     ],
   ])('%j %j is refused naming the setting', (env, flag, message) => {
     let caught: unknown;
@@ -44,18 +44,5 @@ describe('readChannels', () => {
     }
     expect(ConfigError.isInstance(caught)).toBe(true);
     expect((caught as Error).message).toBe(message);
-  });
-
-  it('for live: trade and bookTicker by default, and every channel', () => {
-    expect(readChannels({}, undefined, LIVE_CHANNELS)).toEqual(['trade', 'bookTicker']);
-    expect(readChannels({ CHANNELS: 'trade,bookticker,depth' }, undefined, LIVE_CHANNELS)).toEqual([
-      'trade',
-      'bookTicker',
-      'depth',
-    ]);
-    expect(readChannels({}, 'depth', LIVE_CHANNELS)).toEqual(['depth']);
-    expect(() => readChannels({ CHANNELS: 'trades' }, undefined, LIVE_CHANNELS)).toThrow(
-      'CHANNELS: expected channels among trade, bookTicker, depth ("trades" is none of them; supported today: trade, bookTicker, depth), got "trades"',
-    );
   });
 });

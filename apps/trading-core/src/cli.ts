@@ -12,7 +12,7 @@ import { runSim } from './commands/sim.js';
 import { runStore } from './commands/store.js';
 import { runCollect } from './commands/collect.js';
 import { runPaper } from './commands/paper.js';
-import { LIVE_CHANNELS, readChannels } from './channels.js';
+import { readChannels } from './channels.js';
 import { readBusConfig, readStoreConfig } from './bus-config.js';
 import {
   checkDataDir,
@@ -127,7 +127,7 @@ async function main(argv: string[]): Promise<number> {
           metrics,
           logger,
           libraryLogger,
-          channels: readChannels(process.env, values.channels, LIVE_CHANNELS),
+          channels: readChannels(process.env, values.channels),
           paperTrading: values['paper-trading'] ?? false,
           strategy: values.strategy ?? 'sma',
           sim: values.sim ?? false,
@@ -169,12 +169,12 @@ async function main(argv: string[]): Promise<number> {
         symbols: values.symbols,
         exchangeUrl: values['exchange-url'],
       });
-      // Only trades are collected today: asking for more stops here, naming the setting.
-      readChannels(process.env, values.channels);
+      const channels = readChannels(process.env, values.channels);
       return withDataDir(config.dataDir, true, () =>
         runCollect({
           config,
           bus,
+          channels,
           metrics,
           logger,
           libraryLogger,

@@ -9,7 +9,7 @@ Commands:
   sim        serve a Binance-protocol simulator (stream + REST) on loopback
   migrate    apply the database migrations and exit
   backtest   replay stored ticks through a strategy and print a summary
-  collect    publish the Binance trade stream to the NATS JetStream bus
+  collect    publish Binance trades, quotes and book snapshots to the NATS JetStream bus
   store      write the ticks of the NATS JetStream bus to PostgreSQL and the cache
   paper      paper-trade a strategy on the ticks of the NATS JetStream bus
 
@@ -33,8 +33,8 @@ const ENV = `Environment (flags win over variables; a set but invalid value stop
   READY_MAX_GAP_SECONDS  /ready fails while a trade-id gap stays unfilled this long (default 30)
   MAX_BUFFERED_TICKS     ticks held in memory while the disk and the database both refuse them;
                          beyond it ingest blocks and the stream pauses (default 100000)
-  CHANNELS           live: what to stream per symbol, of trade, bookTicker, depth (default
-                     trade,bookTicker); collect: trade
+  CHANNELS           what to stream per symbol, of trade, bookTicker, depth (default
+                     trade,bookTicker)
   BOOK_SNAPSHOT_MS   with depth: each symbol's top 20 levels a side to book_snapshots this often
                      (default 1000)
   METRICS_HOST       metrics exporter interface (default 0.0.0.0)
@@ -80,7 +80,7 @@ embedded PGlite under DATA_DIR when it is unset, and exits.
 
 Reads DATABASE_URL (or the embedded PGlite under DATA_DIR).
 `,
-  collect: `Usage: trading-core collect [--nats URL] [--symbols A,B] [--channels trade] [--exchange-url URL] [--sim] [--sim-rate N|max]
+  collect: `Usage: trading-core collect [--nats URL] [--symbols A,B] [--channels LIST] [--exchange-url URL] [--sim] [--sim-rate N|max]
 
 Publishes each trade of the exchange streams to the JetStream stream (subject
 md.binance.trade.<SYMBOL>, header Nats-Msg-Id binance:trade:<SYMBOL>:<id>),
@@ -88,12 +88,15 @@ creating the stream if missing; each symbol resumes after the last trade in
 the stream, gaps backfilled over REST. Ticks JetStream does not ack wait in
 DATA_DIR/bus-spool and are published once it does. Any number of collectors
 may run for the same symbols: the stream keeps one copy of each trade.
-SIGTERM publishes (or spools) what was received and exits 0.
+Quotes go to md.binance.bookTicker.<SYMBOL> and, with depth, each symbol's
+top 20 levels every BOOK_SNAPSHOT_MS to md.binance.depth.<SYMBOL> (message
+ids by update id), spooled under DATA_DIR/bus-spool/quotes and .../books
+while NATS is away. SIGTERM publishes (or spools) what was received and exits 0.
 
   --nats URL            NATS server(s), comma-separated (or NATS_URL)
   --symbols A,B         symbols to follow (or SYMBOLS)
-  --channels LIST       exchange channels to publish (or CHANNELS; default trade); trade is
-                        the only one supported today: bookTicker and depth are refused
+  --channels LIST       what to publish per symbol (or CHANNELS): trade, bookTicker, depth;
+                        default trade,bookTicker
   --exchange-url URL    exchange stream base URL (or BINANCE_WS_URL)
   --sim                 stream from the built-in simulator on loopback (logs say SIMULATED)
   --sim-rate N|max      simulator trades per second per symbol (default 20)

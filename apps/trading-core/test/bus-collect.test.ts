@@ -42,6 +42,9 @@ afterEach(async () => {
 
 function startCollect(dataDir: string): AppProcess {
   return launch(['collect', '--symbols', SYMBOLS.join(',')], {
+    // Trades only: these tests count the stream's messages against the trades
+    // (quotes and book snapshots over the bus: bus-quotes.test.ts).
+    CHANNELS: 'trade',
     NATS_URL: nats.url,
     BINANCE_WS_URL: sim.url,
     BINANCE_REST_URL: sim.restUrl,

@@ -37,14 +37,14 @@ describe('trading-core CLI', () => {
     [['store'], { NATS_URL: undefined }, 'NATS_URL: expected a nats:// URL'],
     [['collect', '--sim'], { NATS_URL: undefined }, 'NATS_URL: expected a nats:// URL'],
     [
-      ['collect', '--sim', '--channels', 'trade,bookTicker'],
+      ['collect', '--sim', '--channels', 'trade,ticker'],
       { NATS_URL: 'nats://127.0.0.1:1' },
-      '--channels: expected trade: the only channel collect supports today (bookTicker not yet)',
+      '--channels: expected channels among trade, bookTicker, depth ("ticker" is none of them)',
     ],
     [
-      ['collect', '--sim'],
-      { NATS_URL: 'nats://127.0.0.1:1', CHANNELS: 'depth' },
-      'CHANNELS: expected trade: the only channel collect supports today (depth not yet)',
+      ['live', '--sim'],
+      { CHANNELS: 'depth,' },
+      'CHANNELS: expected a comma-separated list of channels among trade, bookTicker, depth',
     ],
     [['paper'], { NATS_URL: undefined }, 'NATS_URL: expected a nats:// URL'],
     [

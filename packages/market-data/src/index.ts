@@ -44,10 +44,11 @@ export type {
   RecordRecorderStats,
   RejectedRecord,
 } from './record-recorder-types.js';
-export type { RecordCodec } from './record-spool.js';
-export { startQuoteRecorder } from './quote-recorder.js';
+export { RecordSpool } from './record-spool.js';
+export type { RecordCodec, RecordSpoolOptions } from './record-spool.js';
+export { quoteCodec, startQuoteRecorder } from './quote-recorder.js';
 export type { QuoteRecorder, QuoteRecorderOptions } from './quote-recorder.js';
-export { startBookSnapshotRecorder } from './book-snapshot-recorder.js';
+export { bookSnapshotCodec, startBookSnapshotRecorder } from './book-snapshot-recorder.js';
 export type {
   BookSnapshotRecorder,
   BookSnapshotRecorderOptions,

@@ -4,7 +4,9 @@ import { lastTradeIds, startTickPublisher, type TickPublisher } from '@trade/bus
 import { openTickSpool } from '@trade/market-data';
 import { startUptimeMonitor, type TradingMetrics } from '@trade/metrics';
 import type { Logger } from 'pino';
+import { openBookPublishing } from '../book-publishing.js';
 import type { BusConfig } from '../bus-config.js';
+import type { Channel } from '../channels.js';
 import type { LiveConfig } from '../config.js';
 import { exchangeEndpoints, startExchangeClient } from '../exchange-endpoints.js';
 import { closeAll, type Resource } from '../resources.js';
@@ -20,6 +22,8 @@ const MAX_IN_FLIGHT = 1_024;
 export interface CollectOptions {
   readonly config: LiveConfig;
   readonly bus: BusConfig;
+  /** What to publish per symbol (`CHANNELS` / `--channels`). */
+  readonly channels: readonly Channel[];
   readonly metrics: TradingMetrics;
   readonly logger: Logger;
   readonly libraryLogger: Logger;
@@ -30,8 +34,9 @@ export interface CollectOptions {
 }
 
 /**
- * The collector of the bus: the exchange's trade streams -> JetStream, each
- * tick with its `Nats-Msg-Id`, so any number of collectors leave one copy.
+ * The collector of the bus: the exchange's streams -> JetStream, each tick
+ * (and quote, and book snapshot: `CHANNELS`) with its `Nats-Msg-Id`, so any
+ * number of collectors leave one copy.
  * Each symbol resumes after the last trade in the stream (or in this
  * collector's spool, `DATA_DIR/bus-spool`, when it is newer), the gap
  * backfilled over REST as in `live`. On stop: the exchange stream closes,
@@ -80,10 +85,21 @@ export async function runCollect(options: CollectOptions): Promise<number> {
       logger: libraryLogger.child({ component: 'bus' }),
     });
     resources.push({ name: 'publisher', close: () => publisher.close() });
+    const books = await openBookPublishing({
+      channels: options.channels,
+      nc: bus.nc,
+      stream: busConfig.stream,
+      dataDir: config.dataDir,
+      bookSnapshotMs: config.bookSnapshotMs,
+      metrics,
+      libraryLogger,
+      resources,
+    });
     const client = await startExchangeClient({
       config,
       endpoints,
       resumeFrom,
+      channels: options.channels,
       metrics,
       libraryLogger,
       resources,
@@ -96,9 +112,10 @@ export async function runCollect(options: CollectOptions): Promise<number> {
         exchange: () => ({ ok: connected, reason: 'not connected to the exchange' }),
         bus: () => {
           const health = publisher.health();
+          const blocked = books.blocked();
           return {
-            ok: health.connected && !health.blocked,
-            reason: `bus: ${health.reason ?? (health.connected ? 'blocked' : 'not connected')}`,
+            ok: health.connected && !health.blocked && blocked === undefined,
+            reason: `bus: ${health.reason ?? blocked ?? (health.connected ? 'blocked' : 'not connected')}`,
           };
         },
       },
@@ -109,6 +126,7 @@ export async function runCollect(options: CollectOptions): Promise<number> {
     logger.info(
       {
         symbols: config.symbols,
+        channels: options.channels,
         exchange: endpoints.exchangeUrl,
         nats: busConfig.description,
         stream: busConfig.stream,
@@ -120,11 +138,16 @@ export async function runCollect(options: CollectOptions): Promise<number> {
     );
 
     const notTaken: Tick[] = [];
+    let quotesNotTaken = 0;
     let stopping = false;
     const pump = (async () => {
       for await (const event of client) {
         if (event.type === 'tick') {
           if (!(await offer(publisher, event.tick, () => stopping))) notTaken.push(event.tick);
+        } else if (event.type === 'quote') {
+          if (!(await books.offerQuote(event.quote, () => stopping))) quotesNotTaken++;
+        } else if (event.type === 'book') {
+          books.onBook(event.book, event.receiveTime);
         } else if (event.type === 'connection') {
           connected = event.state === 'open' || event.state === 'rotating';
           logger.info({ shard: event.shard, reason: event.reason }, `exchange ${event.state}`);
@@ -152,6 +175,14 @@ export async function runCollect(options: CollectOptions): Promise<number> {
     if (lost > 0) {
       logger.error({ lost }, 'ticks could be neither published nor spooled');
     }
+    const booksResult = await books.close();
+    const lostBooks = booksResult.lost + quotesNotTaken;
+    if (lostBooks > 0) {
+      logger.error(
+        { lost: lostBooks },
+        'quotes or book snapshots could be neither published nor spooled',
+      );
+    }
     await closeAll(resources, logger);
     logger.info(
       {
@@ -160,11 +191,12 @@ export async function runCollect(options: CollectOptions): Promise<number> {
         spooled: result.spooled,
         leftInSpool: result.leftInSpool,
         lost,
+        quotesAndBooks: { leftInSpool: booksResult.leftInSpool, lost: lostBooks },
         readUpTo: client.positions(),
       },
       'stopped',
     );
-    return lost > 0 ? 1 : 0;
+    return lost > 0 || lostBooks > 0 ? 1 : 0;
   } finally {
     await closeAll(resources, logger);
   }

@@ -4,6 +4,7 @@ import { startPaperEngine } from '@trade/paper-engine';
 import type { Logger } from 'pino';
 import { openStorageAndCache } from '../ingest.js';
 import { listenOrExplain } from '../listen.js';
+import { startBookConsumers } from '../book-consumers.js';
 import { connectBus, openTradeStream } from '../nats.js';
 import type { PaperConfig } from '../paper-config.js';
 import { PaperFeed } from '../paper-feed.js';
@@ -87,6 +88,29 @@ export async function runPaper(options: PaperOptions): Promise<number> {
       logger: libraryLogger.child({ component: 'bus' }),
     });
     resources.push({ name: 'consumer', close: () => consumer.close() });
+    // Quotes and books, for fills at the touch or through the book: consumers of their
+    // own, so their order against the ticks is the order they arrive in, not the stream's.
+    const wanted = symbols === undefined ? undefined : new Set<string>(symbols);
+    const market = await startBookConsumers({
+      nc: bus.nc,
+      stream: busConfig.stream,
+      consumer: busConfig.consumer,
+      deliverPolicy: 'new',
+      handlers: {
+        quotes: (quotes) => {
+          for (const quote of quotes)
+            if (!wanted || wanted.has(quote.symbol)) engine.onQuote(quote);
+          return Promise.resolve();
+        },
+        books: (books) => {
+          for (const { top } of books) if (!wanted || wanted.has(top.symbol)) engine.onBook(top);
+          return Promise.resolve();
+        },
+      },
+      metrics,
+      logger: libraryLogger.child({ component: 'bus' }),
+      resources,
+    });
 
     const server = await listenOrExplain(config.metrics, {
       registry: metrics.registry,
@@ -117,6 +141,7 @@ export async function runPaper(options: PaperOptions): Promise<number> {
       {
         stream: busConfig.stream,
         consumer: consumer.name,
+        quoteAndBookConsumers: market.names,
         strategy: strategy.name,
         strategyOptions: strategy.options,
         symbols: symbols ?? 'all',
@@ -138,6 +163,7 @@ export async function runPaper(options: PaperOptions): Promise<number> {
     await options.stopSignal;
     logger.info('stopping: trading the batch in hand, then writing every fill');
     const consumed = await consumer.close();
+    await market.close();
     let written = true;
     try {
       await closeEngine();

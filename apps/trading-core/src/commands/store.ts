@@ -3,6 +3,7 @@ import { startTickConsumer } from '@trade/bus';
 import type { MarketDataService } from '@trade/market-data';
 import { startUptimeMonitor, type TradingMetrics } from '@trade/metrics';
 import type { Logger } from 'pino';
+import { startBookConsumers } from '../book-consumers.js';
 import type { StoreConfig } from '../bus-config.js';
 import { openIngest } from '../ingest.js';
 import { closeAll, type Resource } from '../resources.js';
@@ -87,6 +88,33 @@ export async function runStore(options: StoreOptions): Promise<number> {
       logger: libraryLogger.child({ component: 'bus' }),
     });
     resources.push({ name: 'consumer', close: () => consumer.close() });
+    // Quotes and book snapshots go straight to their tables: a batch the database
+    // does not take is nak'ed, and JetStream keeps it until it does.
+    const bookWriters = await startBookConsumers({
+      nc: bus.nc,
+      stream: config.bus.stream,
+      consumer: config.bus.consumer,
+      handlers: {
+        quotes: async (quotes) => {
+          const { rejected } = await storage.quotes.insert(quotes);
+          if (rejected.length > 0) {
+            logger.error({ rejected: rejected.slice(0, 10) }, 'quotes the database refused');
+          }
+        },
+        books: async (snapshots) => {
+          const { rejected } = await storage.bookSnapshots.insert(snapshots);
+          if (rejected.length > 0) {
+            logger.error(
+              { rejected: rejected.slice(0, 10).map((r) => r.reason) },
+              'book snapshots the database refused',
+            );
+          }
+        },
+      },
+      metrics,
+      logger: libraryLogger.child({ component: 'bus' }),
+      resources,
+    });
 
     const server = await listenOrExplain(config.metrics, {
       registry: metrics.registry,
@@ -113,6 +141,7 @@ export async function runStore(options: StoreOptions): Promise<number> {
         nats: config.bus.description,
         stream: config.bus.stream,
         consumer: consumer.name,
+        quoteAndBookConsumers: bookWriters.names,
         database: storage.description,
         cache: cache.description,
         metrics: `${server.url}/metrics`,
@@ -137,6 +166,7 @@ export async function runStore(options: StoreOptions): Promise<number> {
     await options.stopSignal;
     logger.info('stopping: finishing the batch in hand, then flushing every tick');
     const consumed = await consumer.close();
+    await bookWriters.close();
     serviceClosed = true;
     const { lostTicks, lost } = await service.close();
     if (lostTicks > 0) {
