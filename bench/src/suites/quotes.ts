@@ -20,9 +20,15 @@ const DATABASE = new BenchDatabase('trade_quotes_bench');
 const SYMBOLS = ['QTEAUSDT', 'QTEBUSDT'];
 const ROUNDS = Number(process.env.BENCH_QUOTES_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_QUOTES_SECONDS ?? 10);
+// Node flags for the app process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it.
+const APP_NODE_ARGS = (process.env.BENCH_QUOTES_APP_NODE_ARGS ?? '').split(' ').filter(Boolean);
+// Only this channel list (`trade` or `trade,bookTicker`), one run per round: for profiling.
+const ONLY = process.env.BENCH_QUOTES_ONLY;
 
 interface Round {
   readonly rate: number;
+  /** App CPU microseconds per committed tick. */
+  readonly cpuPerTick: number;
   readonly quotes: number;
   readonly lost: number;
 }
@@ -61,6 +67,7 @@ async function oneRun(channels: string, seed: number): Promise<Round> {
         REDIS_URL: benchRedisUrl,
         DATA_DIR: dataDir,
       },
+      nodeArgs: APP_NODE_ARGS,
     });
     app = started;
     db = await DATABASE.connect();
@@ -71,7 +78,12 @@ async function oneRun(channels: string, seed: number): Promise<Round> {
     });
     await app.stop();
     app = undefined;
-    return { rate: run.generated / run.seconds, quotes: await countQuotes(db), lost: run.lost };
+    return {
+      rate: run.generated / run.seconds,
+      cpuPerTick: (run.cpuSeconds * 1e6) / run.generated,
+      quotes: await countQuotes(db),
+      lost: run.lost,
+    };
   } finally {
     await app?.stop();
     await db?.end().catch(() => undefined);
@@ -84,9 +96,19 @@ export const suite: BenchSuite = {
   name: 'quotes',
   async run() {
     ensureAppBuilt();
+    if (ONLY !== undefined) {
+      const run = await oneRun(ONLY, 40);
+      await DATABASE.drop();
+      return [
+        { name: `sustained trade rate, CHANNELS=${ONLY}`, measured: run.rate, unit: 'ticks/s' },
+        { name: 'app CPU per tick', measured: run.cpuPerTick, unit: 'us' },
+      ];
+    }
     const ratios: number[] = [];
     const alone: number[] = [];
     const withQuotes: number[] = [];
+    const cpuAlone: number[] = [];
+    const cpuWithQuotes: number[] = [];
     let quotes = 0;
     let lost = 0;
     try {
@@ -99,6 +121,8 @@ export const suite: BenchSuite = {
         const [tradesOnly, both] = first === 'trade' ? [a, b] : [b, a];
         alone.push(tradesOnly.rate);
         withQuotes.push(both.rate);
+        cpuAlone.push(tradesOnly.cpuPerTick);
+        cpuWithQuotes.push(both.cpuPerTick);
         ratios.push(both.rate / tradesOnly.rate);
         quotes += both.quotes;
         lost += a.lost + b.lost;
@@ -127,6 +151,12 @@ export const suite: BenchSuite = {
         measured: median(withQuotes),
         unit: 'ticks/s',
         note: `${quotes.toLocaleString('en-US')} quotes stored in all`,
+      },
+      {
+        name: 'app CPU per committed tick, trades alone / with quotes',
+        measured: median(cpuWithQuotes),
+        unit: 'us',
+        note: `with quotes (a quote per trade or so); trades alone ${median(cpuAlone).toFixed(1)} us`,
       },
       { name: 'ticks lost', measured: lost, unit: 'ticks', target: { op: '<=', value: 0 } },
     ];

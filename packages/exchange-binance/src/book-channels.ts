@@ -4,6 +4,7 @@ import type { BinanceClientEvent } from './client-events.js';
 import type { ResolvedClientOptions } from './client-options.js';
 import { DepthSync, type FetchDepthSnapshot } from './book/depth-sync.js';
 import type { DepthSyncEvent, DepthSyncStats } from './book/depth-sync-events.js';
+import { fastBookTicker } from './book/fast-book-ticker.js';
 import { parseBookTickerText } from './book/parse-book-ticker.js';
 import { parseDepthDiffText } from './book/parse-depth.js';
 import type { RestWeightLimiter } from './book/rest-weight-budget.js';
@@ -85,12 +86,15 @@ export class BookChannels {
 
   /** A `<sym>@bookTicker` frame that came on shard `shard`. */
   onQuoteFrame(data: Buffer, at: number, shard: number): void {
-    const result = parseBookTickerText(data.toString('utf8'), at);
-    if (result.kind === 'rejected') {
-      this.host.reject(result.reason, `bookTicker: ${result.detail}`);
-      return;
+    let quote = fastBookTicker(data, at);
+    if (quote === undefined) {
+      const result = parseBookTickerText(data.toString('utf8'), at);
+      if (result.kind === 'rejected') {
+        this.host.reject(result.reason, `bookTicker: ${result.detail}`);
+        return;
+      }
+      quote = result.quote;
     }
-    const quote = result.quote;
     if (!this.host.onShard(quote.symbol, shard)) {
       this.host.reject('symbol_mismatch', `not subscribed on this connection: ${quote.symbol}`);
       return;

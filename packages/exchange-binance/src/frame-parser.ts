@@ -297,7 +297,7 @@ export class FrameParser {
   }
 }
 
-type LatinSliceable = Buffer & { latin1Slice(start: number, end: number): string };
+export type LatinSliceable = Buffer & { latin1Slice(start: number, end: number): string };
 
 function hashBytes(bytes: Uint8Array, start: number, end: number): number {
   let hash = 0;
@@ -305,7 +305,8 @@ function hashBytes(bytes: Uint8Array, start: number, end: number): number {
   return hash;
 }
 
-function match(b: Buffer, at: number, expected: Uint8Array): boolean {
+/** Whether `b` holds `expected` at `at`. */
+export function match(b: Buffer, at: number, expected: Uint8Array): boolean {
   if (at + expected.length > b.length) return false;
   for (let k = 0; k < expected.length; k++) if (b[at + k] !== expected[k]) return false;
   return true;
@@ -318,7 +319,7 @@ let lastInt = 0;
  * End of a JSON non-negative integer of at most 16 digits starting at `i`, or
  * -1; its value is left in {@link lastInt} (-1 when not a safe integer).
  */
-function skipInt(b: Buffer, i: number): number {
+export function skipInt(b: Buffer, i: number): number {
   const start = i;
   let c = b[i];
   if (c === undefined || c < ZERO || c > NINE) return -1;
@@ -348,8 +349,13 @@ function skipIntField(b: Buffer, i: number, letter: number): number {
   return i + 2;
 }
 
+/** The value the last {@link skipInt} read (-1 when not a safe integer). */
+export function lastIntRead(): number {
+  return lastInt;
+}
+
 /** End of a decimal string greater than zero (`0|[1-9]\d*` then optional `.\d+`, at most 64 chars), or -1. */
-function skipPositiveDecimal(b: Buffer, i: number): number {
+export function skipPositiveDecimal(b: Buffer, i: number): number {
   const start = i;
   let nonZero = false;
   const first = b[i];
