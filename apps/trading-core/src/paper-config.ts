@@ -9,7 +9,7 @@ type Env = Readonly<Record<string, string | undefined>>;
 /** Everything `paper` needs: the bus, its own consumer, the strategy, and where fills go. */
 export interface PaperConfig extends Pick<
   LiveConfig,
-  'databaseUrl' | 'redisUrl' | 'dataDir' | 'metrics'
+  'databaseUrl' | 'redisUrl' | 'dataDir' | 'metrics' | 'restUrl'
 > {
   /** The bus; its `consumer` is paper's own (`paper-<strategy>` unless NATS_CONSUMER says). */
   readonly bus: BusConfig;
@@ -53,5 +53,7 @@ export function readPaperConfig(env: Env, flags: PaperFlags = {}): PaperConfig {
     redisUrl: live.redisUrl,
     dataDir: live.dataDir,
     metrics: live.metrics,
+    // Where the symbols' exchange rules are read (exchangeInfo).
+    restUrl: live.restUrl,
   };
 }

@@ -3,11 +3,10 @@ import { lostRanges, type LostTickRange } from '@trade/market-data';
 import { startUptimeMonitor, type MetricsServer, type TradingMetrics } from '@trade/metrics';
 import { startPaperEngine, strategyByName, type PaperEngine } from '@trade/paper-engine';
 import type { Logger } from 'pino';
-import { fetchSymbolRules } from '@trade/exchange-binance';
-import type { SymbolRules } from '@trade/core';
 import { openBookRecording } from '../book-recording.js';
 import type { Channel } from '../channels.js';
 import type { LiveConfig } from '../config.js';
+import { ExchangeRulesCache } from '../exchange-rules-cache.js';
 import { gapReadiness } from '../gap-readiness.js';
 import { openIngest } from '../ingest.js';
 import { exchangeEndpoints, startExchangeClient } from '../exchange-endpoints.js';
@@ -122,10 +121,11 @@ export async function runLive(options: LiveOptions): Promise<number> {
 
     let engine: PaperEngine | undefined;
     if (strategy) {
-      const rules = await exchangeRules(endpoints.restUrl, config.symbols, logger);
+      const rules = new ExchangeRulesCache(endpoints.restUrl, logger);
+      await rules.ensure(config.symbols);
       engine = await startPaperEngine({
         strategy,
-        ...(rules ? { rules } : {}),
+        rules: (symbol) => rules.get(symbol),
         metrics,
         recentTicks: cache.cache,
         fillWriter: storage.paperTrades,
@@ -283,29 +283,6 @@ export async function runLive(options: LiveOptions): Promise<number> {
     return lostTicks > 0 || lostQuotes + lostSnapshots > 0 || !recorded ? 1 : 0;
   } finally {
     await closeAll(resources, logger);
-  }
-}
-
-/**
- * The exchange's rules of the symbols (tick and step size, minimum
- * notional) bounding every paper order. Without them the engine still
- * trades, quantities cut to 8 decimals: the error says so.
- */
-async function exchangeRules(
-  restUrl: string,
-  symbols: readonly string[],
-  logger: Logger,
-): Promise<ReadonlyMap<string, SymbolRules> | undefined> {
-  try {
-    const rules = await fetchSymbolRules({ restUrl, symbols });
-    logger.info({ rules: Object.fromEntries(rules) }, 'exchange rules of the symbols');
-    return rules;
-  } catch (error) {
-    logger.error(
-      { err: error },
-      'could not read the exchange rules (exchangeInfo): paper orders are not bounded by tick size, step size or minimum notional',
-    );
-    return undefined;
   }
 }
 

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { openStorageAndCache } from '../ingest.js';
 import { listenOrExplain } from '../listen.js';
 import { startBookConsumers } from '../book-consumers.js';
+import { ExchangeRulesCache } from '../exchange-rules-cache.js';
 import { connectBus, openTradeStream } from '../nats.js';
 import type { PaperConfig } from '../paper-config.js';
 import { PaperFeed } from '../paper-feed.js';
@@ -57,8 +58,11 @@ export async function runPaper(options: PaperOptions): Promise<number> {
 
     let fills = 0;
     const warmUp = symbols ?? [];
+    const rules = new ExchangeRulesCache(config.restUrl, logger);
+    if (symbols) await rules.ensure(symbols);
     const engine = await startPaperEngine({
       strategy,
+      rules: (symbol) => rules.get(symbol),
       metrics,
       recentTicks: cache.cache,
       fillWriter: storage.paperTrades,
@@ -83,7 +87,11 @@ export async function runPaper(options: PaperOptions): Promise<number> {
       consumer: busConfig.consumer,
       ...(only === undefined ? {} : { filterSubject: tradeSubject(only) }),
       deliverPolicy: 'new',
-      handler: (ticks) => feed.take(ticks),
+      // A symbol first seen on the bus has its rules read before it is traded.
+      handler: async (ticks) => {
+        await rules.ensure(ticks.map((tick) => tick.symbol));
+        return feed.take(ticks);
+      },
       metrics,
       logger: libraryLogger.child({ component: 'bus' }),
     });
