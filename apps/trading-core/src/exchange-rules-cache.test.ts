@@ -19,6 +19,7 @@ describe('ExchangeRulesCache', () => {
     const cache = new ExchangeRulesCache(
       'http://rest',
       pino({ level: 'silent' }),
+      undefined,
       (options) => {
         asked.push([...options.symbols]);
         return down
@@ -44,5 +45,29 @@ describe('ExchangeRulesCache', () => {
     await cache.ensure(['ETHUSDT']);
     expect(cache.get('ETHUSDT')).toEqual(RULES);
     expect(asked).toEqual([['BTCUSDT'], ['ETHUSDT'], ['ETHUSDT']]);
+  });
+
+  it('saves what it read, and falls back to what was saved when exchangeInfo cannot be reached', async () => {
+    const saved = new Map<string, SymbolRules>();
+    const store = {
+      save: (rules: readonly SymbolRules[]) => {
+        for (const r of rules) saved.set(r.symbol, r);
+        return Promise.resolve();
+      },
+      load: (symbols: readonly string[]) =>
+        Promise.resolve(new Map([...saved].filter(([s]) => symbols.includes(s)))),
+    };
+    const up = new ExchangeRulesCache('http://rest', pino({ level: 'silent' }), store, (o) =>
+      Promise.resolve(new Map(o.symbols.map((s) => [s, { ...RULES, symbol: s }]))),
+    );
+    await up.ensure(['BTCUSDT']);
+    expect(saved.get('BTCUSDT')).toEqual({ ...RULES, symbol: 'BTCUSDT' });
+
+    const down = new ExchangeRulesCache('http://rest', pino({ level: 'silent' }), store, () =>
+      Promise.reject(new Error('unreachable')),
+    );
+    await down.ensure(['BTCUSDT', 'ETHUSDT']);
+    expect(down.get('BTCUSDT')).toEqual({ ...RULES, symbol: 'BTCUSDT' });
+    expect(down.get('ETHUSDT')).toBeUndefined();
   });
 });

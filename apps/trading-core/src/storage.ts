@@ -4,6 +4,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { TradeError, type Logger } from '@trade/core';
 import {
   BookSnapshotRepository,
+  SymbolRulesRepository,
   createPgliteDb,
   createPostgresDb,
   migrateToLatest,
@@ -26,6 +27,8 @@ export interface Storage {
   readonly quotes: QuoteRepository;
   /** `book_snapshots`: the top levels of each book per update id. */
   readonly bookSnapshots: BookSnapshotRepository;
+  /** Each symbol's exchange rules as last read, for backtests offline. */
+  readonly symbolRules: SymbolRulesRepository;
   /**
    * Batch writers the market-data service runs: 2 on PostgreSQL (a server
    * process each, commits kept in order), 1 on PGlite (one connection).
@@ -165,6 +168,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     paperTrades: new PaperTradeRepository(db),
     quotes: new QuoteRepository(db),
     bookSnapshots: new BookSnapshotRepository(db),
+    symbolRules: new SymbolRulesRepository(db),
     tickWriters,
     description,
     ping: sharedAndRecent(probe, PROBE_CACHE_MS),

@@ -91,6 +91,7 @@ const PLAIN = 'PLAINUSDT';
 const QUOTED = 'QUOTEDUSDT';
 /** Ticks and one book snapshot from before the first tick: 2 at 105 then 100 at 106 to buy. */
 const BOOKED = 'BOOKEDUSDT';
+const RULED = 'BTRULEUSDT';
 const ASKS: BookLevel[] = [
   ['105.00000000', '2.00000000'],
   ['106.00000000', '100.00000000'],
@@ -115,7 +116,7 @@ describe.each(BACKENDS)('trading-core backtest on $name', (backend) => {
       logger: silentLogger,
     });
     try {
-      for (const symbol of [PLAIN, QUOTED, BOOKED]) {
+      for (const symbol of [PLAIN, QUOTED, BOOKED, RULED]) {
         const stored = await storage.ticks.insertTicks(ticksOf(symbol));
         expect(stored.rejected).toEqual([]);
       }
@@ -128,6 +129,16 @@ describe.each(BACKENDS)('trading-core backtest on $name', (backend) => {
         { top: { symbol: BOOKED, updateId: 10, bids: BIDS, asks: ASKS }, timestamp: T0 - 500 },
       ]);
       expect(books).toMatchObject({ inserted: 1, rejected: [] });
+      // As live saves them from exchangeInfo.
+      await storage.symbolRules.save([
+        {
+          symbol: RULED,
+          tickSize: '0.01000000',
+          stepSize: '0.10000000',
+          minQty: '0.10000000',
+          minNotional: '5.00000000',
+        },
+      ]);
     } finally {
       await storage.close();
     }
@@ -200,6 +211,16 @@ describe.each(BACKENDS)('trading-core backtest on $name', (backend) => {
 
     const plain = await summaryOf(PLAIN);
     expect(s.realizedPnl).not.toBeCloseTo(plain.realizedPnl, 0);
+  });
+
+  it('bounds orders by the exchange rules live saved: quantities rounded down to the step', async () => {
+    const ruled = await summaryOf(RULED);
+    const plain = await summaryOf(PLAIN);
+    expect(ruled.buys).toBe(plain.buys);
+    const steps = ruled.positions[0]!.quantity / 0.1;
+    expect(Math.abs(steps - Math.round(steps))).toBeLessThan(1e-9);
+    // Without rules the quantity is the cash's share to 8 decimals: not on that step.
+    expect(plain.positions[0]!.quantity).toBeGreaterThan(ruled.positions[0]!.quantity);
   });
 
   it('with stored book snapshots walks the levels an order takes', async () => {

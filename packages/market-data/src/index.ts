@@ -29,6 +29,7 @@ export type {
 export { QuoteRepository } from './quote-repository.js';
 export type { InsertQuotesResult, RejectedQuote } from './quote-repository.js';
 export { BookSnapshotRepository } from './book-snapshot-repository.js';
+export { SymbolRulesRepository } from './symbol-rules-repository.js';
 export type {
   BookSnapshot,
   InsertBookSnapshotsResult,
@@ -69,5 +70,6 @@ export type {
   MarketDataDatabase,
   PaperTradesTable,
   QuoteDataTable,
+  SymbolRulesTable,
   TickDataTable,
 } from './schema.js';

@@ -111,6 +111,24 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
       await db.schema.dropTable('book_snapshots').execute();
     },
   },
+  '0006_symbol_rules': {
+    // The exchange rules paper orders were bounded by, as exchangeInfo wrote
+    // them: a backtest bounds its orders by the same ones, offline.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('symbol_rules')
+        .addColumn('symbol', sql`text collate "C"`, (c) => c.primaryKey())
+        .addColumn('tick_size', 'text', (c) => c.notNull())
+        .addColumn('step_size', 'text', (c) => c.notNull())
+        .addColumn('min_qty', 'text', (c) => c.notNull())
+        .addColumn('min_notional', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('symbol_rules').execute();
+    },
+  },
 });
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve({ ...MIGRATIONS }) };
@@ -129,7 +147,7 @@ export interface MigrateOptions {
  *
  * @example
  * ```ts
- * const applied = await migrateToLatest(db); // ['0001_tick_data', ..., '0005_book_snapshots'] the first time
+ * const applied = await migrateToLatest(db); // ['0001_tick_data', ..., '0006_symbol_rules'] the first time
  * ```
  */
 export async function migrateToLatest<DB>(

@@ -44,6 +44,16 @@ export interface QuoteDataTable {
   timestamp: ColumnType<Date, Date | string, never>;
 }
 
+/** `symbol_rules`: each symbol's exchange rules as `exchangeInfo` last gave them, exact strings. */
+export interface SymbolRulesTable {
+  symbol: string;
+  tick_size: string;
+  step_size: string;
+  min_qty: string;
+  min_notional: string;
+  updated_at: ColumnType<Date, Date | string, Date | string>;
+}
+
 /**
  * `book_snapshots`: the top levels of an order book at one update id,
  * unique on `(symbol, update_id)`. `bids` and `asks` are jsonb arrays of
@@ -63,4 +73,5 @@ export interface MarketDataDatabase {
   paper_trades: PaperTradesTable;
   quote_data: QuoteDataTable;
   book_snapshots: BookSnapshotsTable;
+  symbol_rules: SymbolRulesTable;
 }

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   BookSnapshotRepository,
   QuoteRepository,
+  SymbolRulesRepository,
   TickRepository,
   migrateToLatest,
   type BookSnapshot,
@@ -390,6 +391,35 @@ describe.each<BackendName>(['postgresql', 'pglite'])('quotes and book snapshots 
   });
 });
 
+describe.each<BackendName>(['postgresql', 'pglite'])('symbol rules on %s', (name) => {
+  let database: Database;
+  afterAll(async () => database?.close());
+
+  it("keeps each symbol's latest rules as exact strings, one row per symbol", async () => {
+    database = await openDatabase(name);
+    await migrateToLatest(database.db);
+    const rules = new SymbolRulesRepository(database.db);
+    const btc = {
+      symbol: 'BTCUSDT',
+      tickSize: '0.01000000',
+      stepSize: '0.00001000',
+      minQty: '0.00001000',
+      minNotional: '5.00000000',
+    };
+    await rules.save([btc, { ...btc, symbol: 'ETHUSDT', tickSize: '0.10000000' }]);
+    await rules.save([{ ...btc, minNotional: '10.00000000' }]);
+    const loaded = await rules.load(['BTCUSDT', 'ETHUSDT', 'SOLUSDT']);
+    expect(loaded).toEqual(
+      new Map([
+        ['BTCUSDT', { ...btc, minNotional: '10.00000000' }],
+        ['ETHUSDT', { ...btc, symbol: 'ETHUSDT', tickSize: '0.10000000' }],
+      ]),
+    );
+    await expect(rules.save([{ ...btc, stepSize: '1e-5' }])).rejects.toThrow(/BTCUSDT\.stepSize/);
+    expect((await rules.load(['BTCUSDT'])).get('BTCUSDT')?.stepSize).toBe('0.00001000');
+  });
+});
+
 describe.each<BackendName>(['postgresql', 'pglite'])('migrations on %s', (name) => {
   it('upgrade a database that has only the older migrations, keeping its rows', async () => {
     const database = await openDatabase(name);
@@ -414,6 +444,7 @@ describe.each<BackendName>(['postgresql', 'pglite'])('migrations on %s', (name) 
       expect(await migrateToLatest(database.db)).toEqual([
         '0004_quote_data',
         '0005_book_snapshots',
+        '0006_symbol_rules',
       ]);
       expect(await migrateToLatest(database.db)).toEqual([]);
       expect(await ticks.countTicks()).toBe(1);

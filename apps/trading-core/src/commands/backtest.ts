@@ -54,6 +54,14 @@ export async function runBacktestCommand(options: BacktestCommandOptions): Promi
     const books = await unlessEmpty<TimedBookTop>(
       storage.bookSnapshots.snapshotsBetween(symbol, fromMs, toMs),
     );
+    // The exchange rules live and paper saved when they read them: orders bounded alike.
+    const rules = await storage.symbolRules.load([symbol]);
+    if (rules.size === 0) {
+      options.logger.warn(
+        { symbol },
+        'no exchange rules stored for the symbol (live or paper saves them): orders are not bounded by tick size, step size or minimum notional',
+      );
+    }
     const bar = createProgressBar();
     const summary = await runBacktest({
       ticks: storage.ticks.ticks(symbol, {
@@ -62,6 +70,7 @@ export async function runBacktestCommand(options: BacktestCommandOptions): Promi
       }),
       ...(quotes !== undefined ? { quotes } : {}),
       ...(books !== undefined ? { books } : {}),
+      ...(rules.size > 0 ? { rules } : {}),
       strategy,
       signal: options.signal,
       ...(expected !== undefined ? { expectedTicks: expected } : {}),

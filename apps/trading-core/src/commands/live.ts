@@ -121,7 +121,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
 
     let engine: PaperEngine | undefined;
     if (strategy) {
-      const rules = new ExchangeRulesCache(endpoints.restUrl, logger);
+      const rules = new ExchangeRulesCache(endpoints.restUrl, logger, storage.symbolRules);
       await rules.ensure(config.symbols);
       engine = await startPaperEngine({
         strategy,

@@ -58,7 +58,7 @@ export async function runPaper(options: PaperOptions): Promise<number> {
 
     let fills = 0;
     const warmUp = symbols ?? [];
-    const rules = new ExchangeRulesCache(config.restUrl, logger);
+    const rules = new ExchangeRulesCache(config.restUrl, logger, storage.symbolRules);
     if (symbols) await rules.ensure(symbols);
     const engine = await startPaperEngine({
       strategy,
