@@ -40,33 +40,32 @@ export async function openBookRecording(options: {
   readonly resources: Resource[];
 }): Promise<BookRecording> {
   const { channels, storage, logger, resources } = options;
-  let quotes: QuoteRecorder | undefined;
-  let books: BookSnapshotRecorder | undefined;
-  if (channels.includes('bookTicker')) {
-    const recorder = await startQuoteRecorder({
-      repository: storage.quotes,
-      spoolDir: join(options.dataDir, 'spool', 'quotes'),
-      logger: logger.child({ component: 'quotes' }),
-    });
-    quotes = recorder;
-    resources.push({ name: 'quote recorder', close: () => recorder.close().then(() => undefined) });
+  const quotes: QuoteRecorder | undefined = channels.includes('bookTicker')
+    ? await startQuoteRecorder({
+        repository: storage.quotes,
+        spoolDir: join(options.dataDir, 'spool', 'quotes'),
+        logger: logger.child({ component: 'quotes' }),
+      })
+    : undefined;
+  if (quotes) {
+    resources.push({ name: 'quote recorder', close: () => quotes.close().then(() => undefined) });
   }
-  if (channels.includes('depth')) {
-    const recorder = await startBookSnapshotRecorder({
-      repository: storage.bookSnapshots,
-      spoolDir: join(options.dataDir, 'spool', 'books'),
-      logger: logger.child({ component: 'book-snapshots' }),
-    });
-    books = recorder;
+  const books: BookSnapshotRecorder | undefined = channels.includes('depth')
+    ? await startBookSnapshotRecorder({
+        repository: storage.bookSnapshots,
+        spoolDir: join(options.dataDir, 'spool', 'books'),
+        logger: logger.child({ component: 'book-snapshots' }),
+      })
+    : undefined;
+  const snapshots = books
+    ? new BookSnapshotTimer(options.bookSnapshotMs, (book) => books.offer(book))
+    : undefined;
+  if (books) {
     resources.push({
       name: 'book snapshot recorder',
-      close: () => recorder.close().then(() => undefined),
+      close: () => (snapshots?.stop(), books.close().then(() => undefined)),
     });
   }
-  const recorder = books;
-  const snapshots = recorder
-    ? new BookSnapshotTimer(options.bookSnapshotMs, (book) => recorder.offer(book))
-    : undefined;
   let closed = false;
   return {
     onQuote: (quote) => quotes?.offer(quote),

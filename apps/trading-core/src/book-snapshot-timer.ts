@@ -31,7 +31,8 @@ export class BookSnapshotTimer {
     intervalMs: number,
     private readonly take: (book: TimedBook) => void,
   ) {
-    this.timer = setInterval(() => this.flush(), intervalMs);
+    // Not what keeps the process alive: stop() hands on the last books.
+    this.timer = setInterval(() => this.flush(), intervalMs).unref();
   }
 
   /** The newest top of `top.symbol`'s book, received at `receiveTime`. */
