@@ -30,6 +30,8 @@ export { QuoteRepository } from './quote-repository.js';
 export type { InsertQuotesResult, RejectedQuote } from './quote-repository.js';
 export { BookSnapshotRepository } from './book-snapshot-repository.js';
 export { SymbolRulesRepository } from './symbol-rules-repository.js';
+export { CANDLE_INTERVALS, CandleRepository } from './candle-repository.js';
+export type { CandleInterval } from './candle-repository.js';
 export type {
   BookSnapshot,
   InsertBookSnapshotsResult,
@@ -71,5 +73,6 @@ export type {
   PaperTradesTable,
   QuoteDataTable,
   SymbolRulesTable,
+  Candles1mTable,
   TickDataTable,
 } from './schema.js';

@@ -129,6 +129,26 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
       await db.schema.dropTable('symbol_rules').execute();
     },
   },
+  '0007_candles_1m': {
+    // One-minute candles kept from tick_data (CandleRepository.refresh), UTC-aligned.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('candles_1m')
+        .addColumn('symbol', sql`text collate "C"`, (c) => c.notNull())
+        .addColumn('bucket', 'timestamptz', (c) => c.notNull())
+        .addColumn('open', 'numeric', (c) => c.notNull())
+        .addColumn('high', 'numeric', (c) => c.notNull())
+        .addColumn('low', 'numeric', (c) => c.notNull())
+        .addColumn('close', 'numeric', (c) => c.notNull())
+        .addColumn('volume', 'numeric', (c) => c.notNull())
+        .addColumn('trades', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('candles_1m_pkey', ['symbol', 'bucket'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('candles_1m').execute();
+    },
+  },
 });
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve({ ...MIGRATIONS }) };
@@ -147,7 +167,7 @@ export interface MigrateOptions {
  *
  * @example
  * ```ts
- * const applied = await migrateToLatest(db); // ['0001_tick_data', ..., '0006_symbol_rules'] the first time
+ * const applied = await migrateToLatest(db); // ['0001_tick_data', ..., '0007_candles_1m'] the first time
  * ```
  */
 export async function migrateToLatest<DB>(

@@ -44,6 +44,18 @@ export interface QuoteDataTable {
   timestamp: ColumnType<Date, Date | string, never>;
 }
 
+/** `candles_1m`: one-minute candles of `tick_data`, unique `(symbol, bucket)`, exact decimals. */
+export interface Candles1mTable {
+  symbol: string;
+  bucket: ColumnType<Date, Date | string, never>;
+  open: string;
+  high: string;
+  low: string;
+  close: string;
+  volume: string;
+  trades: number;
+}
+
 /** `symbol_rules`: each symbol's exchange rules as `exchangeInfo` last gave them, exact strings. */
 export interface SymbolRulesTable {
   symbol: string;
@@ -74,4 +86,5 @@ export interface MarketDataDatabase {
   quote_data: QuoteDataTable;
   book_snapshots: BookSnapshotsTable;
   symbol_rules: SymbolRulesTable;
+  candles_1m: Candles1mTable;
 }

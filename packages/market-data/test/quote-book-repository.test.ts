@@ -445,6 +445,7 @@ describe.each<BackendName>(['postgresql', 'pglite'])('migrations on %s', (name) 
         '0004_quote_data',
         '0005_book_snapshots',
         '0006_symbol_rules',
+        '0007_candles_1m',
       ]);
       expect(await migrateToLatest(database.db)).toEqual([]);
       expect(await ticks.countTicks()).toBe(1);
