@@ -7,6 +7,7 @@ export const COMMANDS = new Set([
   'store',
   'collect',
   'paper',
+  'candles',
 ]);
 
 /**

@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { COMMANDS, effectiveArgs } from './args.js';
 import { runBacktestCommand } from './commands/backtest.js';
+import { runCandlesCommand } from './commands/candles.js';
 import { runLive } from './commands/live.js';
 import { runMigrate } from './commands/migrate.js';
 import { runSim } from './commands/sim.js';
@@ -50,6 +51,7 @@ const OPTIONS = {
   json: { type: 'boolean' },
   nats: { type: 'string' },
   channels: { type: 'string' },
+  interval: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 /** Which flags each command accepts; any other is refused by name. */
@@ -61,6 +63,7 @@ const ACCEPTS: Readonly<Record<string, readonly (keyof typeof OPTIONS)[]>> = {
   store: ['nats'],
   collect: ['nats', 'symbols', 'channels', 'sim', 'sim-rate', 'exchange-url'],
   paper: ['nats', 'strategy', 'symbols'],
+  candles: ['symbol', 'interval', 'from', 'to', 'json'],
 };
 
 class UsageError extends TradeError {}
@@ -105,9 +108,9 @@ async function main(argv: string[]): Promise<number> {
 
   const level = readLogLevel(process.env);
   const metrics = createTradingMetrics({ registry: new Registry(), version });
-  // A backtest's result is stdout (`--json` pipes it); its logs go to stderr.
+  // A backtest's and candles' result is stdout (`--json` pipes it); their logs go to stderr.
   const destination = scrubbingStream(
-    pino.destination({ dest: command === 'backtest' ? 2 : 1, sync: true }),
+    pino.destination({ dest: command === 'backtest' || command === 'candles' ? 2 : 1, sync: true }),
     scrubber,
   );
   const logger = createLogger(metrics, { level }, destination);
@@ -201,6 +204,26 @@ async function main(argv: string[]): Promise<number> {
           stopRequested: shutdown.signal,
         }),
       );
+    }
+    case 'candles': {
+      const { symbol, interval } = values;
+      if (symbol === undefined)
+        throw new ConfigError('--symbol', undefined, 'a symbol such as BTCUSDT');
+      if (interval === undefined)
+        throw new ConfigError('--interval', undefined, '1m, 5m, 1h or 1d');
+      const config = readLiveConfig(process.env);
+      await withDataDir(config.dataDir, config.databaseUrl === undefined, () =>
+        runCandlesCommand({
+          symbol,
+          interval,
+          from: values.from,
+          to: values.to,
+          json: values.json ?? false,
+          storage: config,
+          logger: libraryLogger.child({ component: 'candles' }),
+        }),
+      );
+      return 0;
     }
     case 'migrate': {
       const config = readLiveConfig(process.env);

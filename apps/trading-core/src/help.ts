@@ -9,6 +9,7 @@ Commands:
   sim        serve a Binance-protocol simulator (stream + REST) on loopback
   migrate    apply the database migrations and exit
   backtest   replay stored ticks through a strategy and print a summary
+  candles    print the stored 1m/5m/1h/1d candles of a symbol
   collect    publish Binance trades, quotes and book snapshots to the NATS JetStream bus
   store      write the ticks of the NATS JetStream bus to PostgreSQL and the cache
   paper      paper-trade a strategy on the ticks of the NATS JetStream bus
@@ -79,6 +80,17 @@ embedded PGlite under DATA_DIR when it is unset, and exits.
   --json            print the summary as JSON
 
 Reads DATABASE_URL (or the embedded PGlite under DATA_DIR).
+`,
+  candles: `Usage: trading-core candles --symbol SYM --interval 1m|5m|1h|1d [--from ISO] [--to ISO] [--json]
+
+  --symbol SYM      the symbol
+  --interval W      1m, 5m, 1h or 1d (UTC-aligned, made from the stored one-minute candles)
+  --from ISO        first candle start, e.g. 2026-01-16T00:00:00Z (default: the first)
+  --to ISO          candles starting before this time (default: the last)
+  --json            print the candles as JSON
+
+Reads candles_1m of DATABASE_URL (or the embedded PGlite under DATA_DIR): kept
+true to the stored ticks by migrate and whenever live stops.
 `,
   collect: `Usage: trading-core collect [--nats URL] [--symbols A,B] [--channels LIST] [--exchange-url URL] [--sim] [--sim-rate N|max]
 

@@ -5,6 +5,7 @@ import { TradeError, type Logger } from '@trade/core';
 import {
   BookSnapshotRepository,
   SymbolRulesRepository,
+  CandleRepository,
   createPgliteDb,
   createPostgresDb,
   migrateToLatest,
@@ -29,6 +30,8 @@ export interface Storage {
   readonly bookSnapshots: BookSnapshotRepository;
   /** Each symbol's exchange rules as last read, for backtests offline. */
   readonly symbolRules: SymbolRulesRepository;
+  /** One-minute candles of the stored ticks (`candles_1m`). */
+  readonly candles: CandleRepository;
   /**
    * Batch writers the market-data service runs: 2 on PostgreSQL (a server
    * process each, commits kept in order), 1 on PGlite (one connection).
@@ -169,6 +172,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     quotes: new QuoteRepository(db),
     bookSnapshots: new BookSnapshotRepository(db),
     symbolRules: new SymbolRulesRepository(db),
+    candles: new CandleRepository(db),
     tickWriters,
     description,
     ping: sharedAndRecent(probe, PROBE_CACHE_MS),

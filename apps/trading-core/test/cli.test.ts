@@ -34,6 +34,12 @@ describe('trading-core CLI', () => {
       {},
       '--from: expected an ISO 8601 time',
     ],
+    [
+      ['candles', '--symbol', 'BTCUSDT', '--interval', '2m'],
+      {},
+      '--interval: expected 1m, 5m, 1h, 1d, got "2m"',
+    ],
+    [['candles', '--interval', '1h'], {}, '--symbol: expected a symbol such as BTCUSDT'],
     [['store'], { NATS_URL: undefined }, 'NATS_URL: expected a nats:// URL'],
     [['collect', '--sim'], { NATS_URL: undefined }, 'NATS_URL: expected a nats:// URL'],
     [

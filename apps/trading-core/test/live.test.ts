@@ -146,6 +146,19 @@ describe.each(BACKENDS)('trading-core commands on $name', (backend) => {
     expect(secondRun.map((r) => r.symbol)).toEqual(['BNBUSDT', 'SOLUSDT']);
     for (const row of secondRun) expect(Number(row.hi) - Number(row.lo) + 1).toBe(Number(row.n));
 
+    // Live made the one-minute candles of its ticks true when it stopped (migrate, below, would too).
+    const candles = launch(['candles', '--symbol', 'solusdt', '--interval', '1m', '--json'], env);
+    expect(await candles.exited).toBe(0);
+    const read = JSON.parse(candles.output().stdout) as {
+      candles: { openTime: number; trades: number }[];
+    };
+    expect(read.candles.reduce((sum, c) => sum + c.trades, 0)).toBe(
+      [...firstRun, ...secondRun]
+        .filter((r) => r.symbol === 'SOLUSDT')
+        .reduce((sum, r) => sum + Number(r.n), 0),
+    );
+    expect(read.candles.every((c) => c.openTime % 60_000 === 0)).toBe(true);
+
     const migrate = launch(['migrate'], env);
     expect(await migrate.exited).toBe(0);
     expect(migrate.logs().find((r) => r.msg === 'database migrated')).toMatchObject({
@@ -182,7 +195,7 @@ describe.each(BACKENDS)('trading-core commands on $name', (backend) => {
     expect(text.output().stdout).toMatch(/^backtest rsi on BNBUSDT\n {2}period /);
     expect(text.output().stdout).toContain('  max drawdown  ');
 
-    for (const run of [first.run, second.run, migrate, backtest, text]) {
+    for (const run of [first.run, second.run, candles, migrate, backtest, text]) {
       expect(printed(run)).not.toContain(PASSWORD);
     }
     expect(first.exposition).not.toContain(PASSWORD);

@@ -41,6 +41,22 @@ on conflict (symbol, bucket) do update set
 where (c.open, c.high, c.low, c.close, c.volume, c.trades)
   is distinct from (excluded.open, excluded.high, excluded.low, excluded.close, excluded.volume, excluded.trades)`;
 
+// Every minute of every symbol, from the whole of tick_data.
+const REFRESH_ALL = `insert into candles_1m as c (symbol, bucket, open, high, low, close, volume, trades)
+select symbol, bucket,
+  (array_agg(price order by trade_id))[1], max(price), min(price),
+  (array_agg(price order by trade_id desc))[1], sum(quantity), count(*)
+from (
+  select symbol, date_bin(interval '1 minute', timestamp, timestamptz 'epoch') as bucket, trade_id, price, quantity
+  from tick_data
+) t
+group by symbol, bucket
+on conflict (symbol, bucket) do update set
+  open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
+  volume = excluded.volume, trades = excluded.trades
+where (c.open, c.high, c.low, c.close, c.volume, c.trades)
+  is distinct from (excluded.open, excluded.high, excluded.low, excluded.close, excluded.volume, excluded.trades)`;
+
 /**
  * `candles_1m`: one-minute candles of the stored ticks, UTC-aligned, exact
  * decimals, read back at 1m, 5m, 1h or 1d. {@link refresh} recomputes the
@@ -76,6 +92,16 @@ export class CandleRepository {
     const to = Math.ceil(toMs / MINUTE_MS) * MINUTE_MS;
     if (to <= from) return 0;
     const result = await this.db.executeQuery(CompiledQuery.raw(REFRESH, [symbol, from, to]));
+    return Number(result.numAffectedRows ?? 0);
+  }
+
+  /**
+   * Recomputes every minute of every symbol from the whole of `tick_data`
+   * (after a migration, or to repair): a full scan, so minutes of work on
+   * years of ticks. Returns the minutes written (new or changed).
+   */
+  async refreshAll(): Promise<number> {
+    const result = await this.db.executeQuery(CompiledQuery.raw(REFRESH_ALL, []));
     return Number(result.numAffectedRows ?? 0);
   }
 

@@ -142,6 +142,17 @@ describe.each<BackendName>(['postgresql', 'pglite'])('candles_1m on %s', (name) 
     expect(await candles.refresh('CNDBUSDT', T0, T0 + 600_000)).toBe(0);
   });
 
+  it('refreshAll builds the minutes of every symbol from the whole table', async () => {
+    const a = makeTicks('CNDAUSDT', 500, 3);
+    const b = makeTicks('CNDBUSDT', 700, 4);
+    await ticks.insertTicks([...a, ...b]);
+    expect(await candles.refreshAll()).toBe(
+      expected(a, 60_000).length + expected(b, 60_000).length,
+    );
+    expect((await candles.candles('CNDBUSDT', '5m')).map(normalized)).toEqual(expected(b, 300_000));
+    expect(await candles.refreshAll()).toBe(0);
+  });
+
   it('refuses an unknown interval and a range that is not epoch milliseconds', async () => {
     await expect(candles.candles('CNDAUSDT', '2m' as CandleInterval)).rejects.toThrow(/interval/);
     await expect(candles.refresh('CNDAUSDT', Number.NaN, 0)).rejects.toThrow(/fromMs/);

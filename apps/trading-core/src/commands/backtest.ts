@@ -98,7 +98,8 @@ async function unlessEmpty<T>(source: AsyncGenerator<T>): Promise<AsyncIterable<
   })();
 }
 
-function parseTime(raw: string | undefined, flag: string): number | undefined {
+/** An ISO 8601 `--from`/`--to` as epoch ms; a ConfigError naming `flag` when it is not one. */
+export function parseTime(raw: string | undefined, flag: string): number | undefined {
   if (raw === undefined) return undefined;
   const ms = Date.parse(raw);
   if (raw.trim() === '' || Number.isNaN(ms)) {

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { openBookRecording } from '../book-recording.js';
 import type { Channel } from '../channels.js';
 import type { LiveConfig } from '../config.js';
+import type { Storage } from '../storage.js';
 import { ExchangeRulesCache } from '../exchange-rules-cache.js';
 import { gapReadiness } from '../gap-readiness.js';
 import { openIngest } from '../ingest.js';
@@ -75,6 +76,8 @@ export async function runLive(options: LiveOptions): Promise<number> {
     });
     // Ticks read from the exchange that the service could not take at stop (it was blocked).
     const notTaken: Tick[] = [];
+    // The trade times each symbol's ticks of this run span: their minutes get true candles at stop.
+    const spans = new Map<string, { from: number; to: number }>();
     let stopping = false;
     let wake: (() => void) | undefined;
     const offer = async (tick: Tick): Promise<void> => {
@@ -194,6 +197,11 @@ export async function runLive(options: LiveOptions): Promise<number> {
         if (event.type === 'tick') {
           await offer(event.tick);
           engine?.onTick(event.tick);
+          const { symbol, tradeTime } = event.tick;
+          const span = spans.get(symbol);
+          if (span === undefined) spans.set(symbol, { from: tradeTime, to: tradeTime });
+          else if (tradeTime < span.from) span.from = tradeTime;
+          else if (tradeTime > span.to) span.to = tradeTime;
         } else if (event.type === 'quote') {
           recording.onQuote(event.quote);
           engine?.onQuote(event.quote);
@@ -237,6 +245,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
     await client.close();
     await pump;
     const { lost: serviceLost } = await service.close();
+    await refreshCandles(storage, spans, logger);
     const { lostQuotes, lostSnapshots } = await recording.close();
     if (lostQuotes + lostSnapshots > 0) {
       logger.error(
@@ -283,6 +292,31 @@ export async function runLive(options: LiveOptions): Promise<number> {
     return lostTicks > 0 || lostQuotes + lostSnapshots > 0 || !recorded ? 1 : 0;
   } finally {
     await closeAll(resources, logger);
+  }
+}
+
+/**
+ * Makes the one-minute candles of the minutes this run's ticks fall in true
+ * to what is stored (late and backfilled ticks included). Ticks still in
+ * the spool get theirs when `migrate` runs, or a later run refreshes their
+ * minutes. A failure is logged: the ticks are stored either way.
+ */
+async function refreshCandles(
+  storage: Storage,
+  spans: ReadonlyMap<string, { from: number; to: number }>,
+  logger: Logger,
+): Promise<void> {
+  let written = 0;
+  try {
+    for (const [symbol, { from, to }] of spans) {
+      written += await storage.candles.refresh(symbol, from, to + 1);
+    }
+    logger.info({ written, symbols: spans.size }, 'one-minute candles true to the stored ticks');
+  } catch (error) {
+    logger.error(
+      { err: error },
+      'could not refresh the one-minute candles; migrate refreshes them',
+    );
   }
 }
 

@@ -2,7 +2,10 @@ import type { Logger } from '@trade/core';
 import type { LiveConfig } from '../config.js';
 import { openStorage } from '../storage.js';
 
-/** Applies the migrations and exits. */
+/**
+ * Applies the migrations, makes `candles_1m` true to every stored tick
+ * (a full pass over `tick_data`), and exits.
+ */
 export async function runMigrate(
   config: Pick<LiveConfig, 'databaseUrl' | 'dataDir'>,
   logger: Logger,
@@ -14,5 +17,10 @@ export async function runMigrate(
     logger,
     ...(signal ? { signal } : {}),
   });
-  await storage.close();
+  try {
+    const written = await storage.candles.refreshAll();
+    logger.info({ written }, 'one-minute candles true to the stored ticks');
+  } finally {
+    await storage.close();
+  }
 }
