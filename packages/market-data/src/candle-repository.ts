@@ -1,7 +1,7 @@
 import { InvalidInputError } from '@trade/core';
 import { CompiledQuery, type Kysely } from 'kysely';
 import type { MarketDataDatabase } from './schema.js';
-import type { Candle } from './tick-queries.js';
+import { toCandle, type Candle, type CandleRow } from './tick-queries.js';
 
 /** The widths `candles_1m` is read at. */
 export const CANDLE_INTERVALS = ['1m', '5m', '1h', '1d'] as const;
@@ -23,32 +23,20 @@ const MINUTE_MS = 60_000;
 const MIN_MS = -62_135_596_800_000;
 const MAX_MS = 253_402_300_799_999;
 
-// The minutes of [from, to) recomputed from tick_data: open and close are the
-// prices of the lowest and highest trade id of the minute (DESIGN.md).
-const REFRESH = `insert into candles_1m as c (symbol, bucket, open, high, low, close, volume, trades)
-select $1, bucket,
-  (array_agg(price order by trade_id))[1], max(price), min(price),
-  (array_agg(price order by trade_id desc))[1], sum(quantity), count(*)
-from (
-  select date_bin(interval '1 minute', timestamp, timestamptz 'epoch') as bucket, trade_id, price, quantity
-  from tick_data
-  where symbol = $1 and timestamp >= ${atMs(2)} and timestamp < ${atMs(3)}
-) t
-group by bucket
-on conflict (symbol, bucket) do update set
-  open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
-  volume = excluded.volume, trades = excluded.trades
-where (c.open, c.high, c.low, c.close, c.volume, c.trades)
-  is distinct from (excluded.open, excluded.high, excluded.low, excluded.close, excluded.volume, excluded.trades)`;
-
-// Every minute of every symbol, from the whole of tick_data.
-const REFRESH_ALL = `insert into candles_1m as c (symbol, bucket, open, high, low, close, volume, trades)
+/**
+ * The upsert of `candles_1m` from the ticks `where` selects: open and close
+ * are the prices of the lowest and highest trade id of the minute
+ * (DESIGN.md); only candles that changed are written.
+ */
+const refreshSql = (
+  where: string,
+) => `insert into candles_1m as c (symbol, bucket, open, high, low, close, volume, trades)
 select symbol, bucket,
   (array_agg(price order by trade_id))[1], max(price), min(price),
   (array_agg(price order by trade_id desc))[1], sum(quantity), count(*)
 from (
   select symbol, date_bin(interval '1 minute', timestamp, timestamptz 'epoch') as bucket, trade_id, price, quantity
-  from tick_data
+  from tick_data ${where}
 ) t
 group by symbol, bucket
 on conflict (symbol, bucket) do update set
@@ -56,6 +44,13 @@ on conflict (symbol, bucket) do update set
   volume = excluded.volume, trades = excluded.trades
 where (c.open, c.high, c.low, c.close, c.volume, c.trades)
   is distinct from (excluded.open, excluded.high, excluded.low, excluded.close, excluded.volume, excluded.trades)`;
+
+/** One symbol's minutes of [from, to). */
+const REFRESH = refreshSql(
+  `where symbol = $1 and timestamp >= ${atMs(2)} and timestamp < ${atMs(3)}`,
+);
+/** Every minute of every symbol. */
+const REFRESH_ALL = refreshSql('');
 
 /**
  * `candles_1m`: one-minute candles of the stored ticks, UTC-aligned, exact
@@ -120,15 +115,7 @@ export class CandleRepository {
     if (width === undefined) {
       throw new InvalidInputError('interval', interval, CANDLE_INTERVALS.join(', '));
     }
-    const { rows } = await this.db.executeQuery<{
-      bucket_ms: string;
-      open: string;
-      high: string;
-      low: string;
-      close: string;
-      volume: string;
-      trades: string;
-    }>(
+    const { rows } = await this.db.executeQuery<CandleRow>(
       CompiledQuery.raw(
         `select (extract(epoch from b) * 1000)::int8 as bucket_ms,
            (array_agg(open order by bucket))[1] as open, max(high) as high, min(low) as low,
@@ -144,14 +131,6 @@ export class CandleRepository {
         [symbol, Math.floor(range.from ?? MIN_MS), Math.floor(range.to ?? MAX_MS)],
       ),
     );
-    return rows.map((r) => ({
-      openTime: Number(r.bucket_ms),
-      open: r.open,
-      high: r.high,
-      low: r.low,
-      close: r.close,
-      volume: r.volume,
-      trades: Number(r.trades),
-    }));
+    return rows.map(toCandle);
   }
 }

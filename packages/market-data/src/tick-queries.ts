@@ -35,6 +35,30 @@ export interface Candle {
   readonly trades: number;
 }
 
+/** A candle as the queries select it: `bucket_ms` and the OHLCV columns, as text. */
+export interface CandleRow {
+  bucket_ms: string;
+  open: string;
+  high: string;
+  low: string;
+  close: string;
+  volume: string;
+  trades: string;
+}
+
+/** A {@link CandleRow} as a {@link Candle}: times and counts as numbers, decimals as exact strings. */
+export function toCandle(r: CandleRow): Candle {
+  return {
+    openTime: Number(r.bucket_ms),
+    open: r.open,
+    high: r.high,
+    low: r.low,
+    close: r.close,
+    volume: r.volume,
+    trades: Number(r.trades),
+  };
+}
+
 interface TickRow {
   symbol: string;
   trade_id: string;
@@ -107,15 +131,7 @@ export class TickQueries {
     if (!Number.isSafeInteger(intervalMs) || intervalMs <= 0) {
       throw new InvalidInputError('intervalMs', intervalMs, 'a positive integer of milliseconds');
     }
-    const { rows } = await this.db.executeQuery<{
-      bucket_ms: string;
-      open: string;
-      high: string;
-      low: string;
-      close: string;
-      volume: string;
-      trades: string;
-    }>(
+    const { rows } = await this.db.executeQuery<CandleRow>(
       CompiledQuery.raw(
         `select (extract(epoch from bucket) * 1000)::int8 as bucket_ms,
            (array_agg(price order by timestamp, trade_id))[1] as open,
@@ -140,15 +156,7 @@ export class TickQueries {
         ],
       ),
     );
-    return rows.map((r) => ({
-      openTime: Number(r.bucket_ms),
-      open: r.open,
-      high: r.high,
-      low: r.low,
-      close: r.close,
-      volume: r.volume,
-      trades: Number(r.trades),
-    }));
+    return rows.map(toCandle);
   }
 
   /**

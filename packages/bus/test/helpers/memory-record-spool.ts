@@ -3,13 +3,15 @@ import type { BusRecordSpool } from '../../src/index.js';
 /**
  * A spool of any record kind in memory, with the semantics of
  * market-data's RecordSpool: batches come back in append order, the same
- * one until ack(). It counts what went through it, so a test can prove
- * the spool was used.
+ * one until ack(); an append can be made to fail (a full disk). It counts
+ * what went through it, so a test can prove the spool was used.
  */
 export class MemoryRecordSpool<T> implements BusRecordSpool<T> {
   readonly #batches: T[][] = [];
   #pendingAppends = 0;
   #current = false;
+  /** Appends reject while set. */
+  failAppends = false;
   /** Records appended since creation. */
   appended = 0;
   /** Records acknowledged since creation. */
@@ -20,6 +22,7 @@ export class MemoryRecordSpool<T> implements BusRecordSpool<T> {
     this.#pendingAppends += 1;
     try {
       await new Promise((resolve) => setImmediate(resolve));
+      if (this.failAppends) throw new Error('spool: disk full (test)');
       this.#batches.push([...records]);
       this.appended += records.length;
     } finally {
@@ -47,5 +50,10 @@ export class MemoryRecordSpool<T> implements BusRecordSpool<T> {
 
   get rowCount(): number {
     return this.#batches.reduce((sum, batch) => sum + batch.length, 0);
+  }
+
+  /** Every record in the spool now, oldest first. */
+  contents(): T[] {
+    return this.#batches.flat();
   }
 }
