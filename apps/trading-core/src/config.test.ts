@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { ConfigError } from '@trade/core';
 import { describe, expect, it } from 'vitest';
 import { readLiveConfig, readLogLevel, readMetricsConfig } from './config.js';
@@ -83,6 +84,9 @@ describe('readLiveConfig', () => {
     ],
     [{ RESUME_MAX_TRADES: '1e5' }, {}, 'RESUME_MAX_TRADES: expected an integer from 1 to 10000000'],
     [{ BOOK_SNAPSHOT_MS: '99' }, {}, 'BOOK_SNAPSHOT_MS: expected an integer from 100 to 3600000'],
+    [{ RETENTION_DAYS: '0' }, {}, 'RETENTION_DAYS: expected an integer from 1 to 36500'],
+    [{ RETENTION_DAYS: '7d' }, {}, 'RETENTION_DAYS: expected an integer from 1 to 36500'],
+    [{ ARCHIVE_DIR: ' ' }, {}, 'ARCHIVE_DIR: expected a non-empty value'],
     [
       { RESUME_MAX_TRADES: '10000001' },
       {},
@@ -90,6 +94,13 @@ describe('readLiveConfig', () => {
     ],
   ])('refuses %j %j naming the setting', (env, flags, message) => {
     expect(() => readLiveConfig(env, flags)).toThrow(message);
+  });
+
+  it('keeps everything unless RETENTION_DAYS is set, and archives only with ARCHIVE_DIR', () => {
+    expect(readLiveConfig({})).toMatchObject({ retentionDays: undefined, archiveDir: undefined });
+    const config = readLiveConfig({ RETENTION_DAYS: '30', ARCHIVE_DIR: 'cold' });
+    expect(config.retentionDays).toBe(30);
+    expect(config.archiveDir).toBe(resolve('cold'));
   });
 
   it('reads the resume window', () => {

@@ -38,6 +38,10 @@ export interface LiveConfig {
   readonly maxBufferedTicks: number;
   /** With the `depth` channel: each symbol's top 20 levels go to `book_snapshots` this often. */
   readonly bookSnapshotMs: number;
+  /** Days of ticks and quotes kept in the database (`RETENTION_DAYS`); unset keeps everything. */
+  readonly retentionDays: number | undefined;
+  /** Where days go as Parquet before retention drops them (`ARCHIVE_DIR`). */
+  readonly archiveDir: string | undefined;
 }
 
 /** Flags that override the environment. */
@@ -92,8 +96,24 @@ export function readLiveConfig(env: Env, flags: LiveFlags = {}): LiveConfig {
     readyMaxGapMs: readInteger(env, 'READY_MAX_GAP_SECONDS', 30, 1, 86_400) * 1000,
     maxBufferedTicks: readInteger(env, 'MAX_BUFFERED_TICKS', 100_000, 1_000, 10_000_000),
     bookSnapshotMs: readInteger(env, 'BOOK_SNAPSHOT_MS', 1000, 100, 3_600_000),
+    ...readStorageLifeConfig(env),
   };
 }
+
+/** `RETENTION_DAYS` and `ARCHIVE_DIR`: how long data stays in the database, and where it goes then. */
+export function readStorageLifeConfig(env: Env): Pick<LiveConfig, 'retentionDays' | 'archiveDir'> {
+  return {
+    retentionDays:
+      env.RETENTION_DAYS === undefined
+        ? undefined
+        : readInteger(env, 'RETENTION_DAYS', 0, 1, MAX_RETENTION_DAYS),
+    archiveDir:
+      env.ARCHIVE_DIR === undefined ? undefined : resolve(readString(env, 'ARCHIVE_DIR', '')),
+  };
+}
+
+// A century: beyond it, leave RETENTION_DAYS unset.
+const MAX_RETENTION_DAYS = 36_500;
 
 // Beyond this a restart would page through REST for hours (1000 trades a request).
 const MAX_RESUME_TRADES = 10_000_000;

@@ -38,6 +38,10 @@ const ENV = `Environment (flags win over variables; a set but invalid value stop
                      trade,bookTicker)
   BOOK_SNAPSHOT_MS   with depth: each symbol's top 20 levels a side to book_snapshots this often
                      (default 1000)
+  RETENTION_DAYS     days of ticks and quotes kept in the database; older UTC days are dropped
+                     at start and hourly by live and store (default unset: keep everything)
+  ARCHIVE_DIR        with RETENTION_DAYS: each day is written to Parquet here, read back and
+                     checked before it is dropped; backtest reads archived days too
   METRICS_HOST       metrics exporter interface (default 0.0.0.0)
   METRICS_PORT       metrics exporter port (default 9090)
   LOG_LEVEL          pino level (default info)
@@ -90,7 +94,9 @@ Reads DATABASE_URL (or the embedded PGlite under DATA_DIR).
   --json            print the candles as JSON
 
 Reads candles_1m of DATABASE_URL (or the embedded PGlite under DATA_DIR): kept
-true to the stored ticks by migrate and whenever live stops.
+true to the stored ticks by migrate and whenever live stops. Retention does not
+touch candles_1m: the candles of a day dropped (and archived) are made from its
+ticks before it goes, and stay.
 `,
   collect: `Usage: trading-core collect [--nats URL] [--symbols A,B] [--channels LIST] [--exchange-url URL] [--sim] [--sim-rate N|max]
 

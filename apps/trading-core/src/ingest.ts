@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { openCache, type AppCache } from './cache.js';
 import type { Resource } from './resources.js';
 import { openStorage, type Storage } from './storage.js';
+import { startStorageLife } from './storage-life.js';
 
 /** The bound on each statement of a long-running command's pool. */
 export const STATEMENT_TIMEOUT_MS = 30_000;
@@ -22,6 +23,8 @@ export interface IngestSettings {
   readonly redisUrl: string | undefined;
   readonly dataDir: string;
   readonly maxBufferedTicks: number;
+  readonly retentionDays: number | undefined;
+  readonly archiveDir: string | undefined;
 }
 
 /**
@@ -59,6 +62,7 @@ export async function openStorageAndCache(options: {
  * Opens the database (migrated), the cache and the market-data service
  * (batches, the spool under `DATA_DIR/spool`), pushing each onto
  * `resources` as it opens so that a failure further on still closes it.
+ * Starts the storage keeper too: partitions ahead, retention and archive.
  */
 export async function openIngest(options: {
   readonly config: IngestSettings;
@@ -69,6 +73,13 @@ export async function openIngest(options: {
 }): Promise<Ingest> {
   const { config, metrics, libraryLogger } = options;
   const { storage, cache } = await openStorageAndCache(options);
+  await startStorageLife({
+    storage,
+    config,
+    metrics,
+    logger: libraryLogger,
+    resources: options.resources,
+  });
   const service = await startMarketDataService({
     repository: storage.ticks,
     cache: cache.cache,

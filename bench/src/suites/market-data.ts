@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { median, type BenchSuite, type Figure } from '../harness.js';
+import { chunks, writeInOrder } from '../ordered-writes.js';
 
 // Repository insert rate into PostgreSQL with both indexes in place, beside a
 // naive per-row INSERT, a multi-row VALUES insert and PostgreSQL's own \copy
@@ -48,12 +49,6 @@ function syntheticTicks(count: number, firstId = 1): Tick[] {
     };
   }
   return ticks;
-}
-
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
 }
 
 async function databaseUrl(): Promise<string> {
@@ -109,33 +104,6 @@ async function rate(pool: pg.Pool, rows: number, load: () => Promise<void>): Pro
   return (await rates(pool, [{ rows, load }]))[0]!;
 }
 
-/**
- * Writes `batches` as the market-data service does: `writers` batches in
- * flight at once, each committing after the one before it.
- */
-async function writeInOrder(
-  repository: TickRepository,
-  batches: readonly Tick[][],
-  writers: number,
-): Promise<void> {
-  let next = 0;
-  let last: Promise<void> = Promise.resolve();
-  const writer = async () => {
-    while (next < batches.length) {
-      const batch = batches[next++]!;
-      const previous = last;
-      let durable!: () => void;
-      last = new Promise<void>((resolve) => (durable = resolve));
-      try {
-        await repository.insertTicks(batch, writers > 1 ? { commitAfter: previous } : {});
-      } finally {
-        durable();
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: writers }, writer));
-}
-
 export const suite: BenchSuite = {
   name: 'market-data',
   async run() {
@@ -163,7 +131,7 @@ export const suite: BenchSuite = {
           for (const t of ticks.slice(0, perRowRows)) {
             await pool.query(
               `insert into tick_data (${INSERT_COLUMNS}) values ($1, $2, $3, $4, $5, $6, to_timestamp($7::float8 / 1000))
-               on conflict (symbol, trade_id) do nothing`,
+               on conflict (symbol, trade_id, timestamp) do nothing`,
               [t.symbol, t.tradeId, t.price, t.quantity, t.side, t.isBuyerMaker, t.tradeTime],
             );
           }
@@ -192,7 +160,7 @@ export const suite: BenchSuite = {
         });
         await pool.query(
           `insert into tick_data (${INSERT_COLUMNS}) values ${tuples.join(', ')}
-           on conflict (symbol, trade_id) do nothing`,
+           on conflict (symbol, trade_id, timestamp) do nothing`,
           params,
         );
       }

@@ -49,6 +49,8 @@ where (c.open, c.high, c.low, c.close, c.volume, c.trades)
 const REFRESH = refreshSql(
   `where symbol = $1 and timestamp >= ${atMs(2)} and timestamp < ${atMs(3)}`,
 );
+/** Every symbol's minutes of [from, to). */
+const REFRESH_BETWEEN = refreshSql(`where timestamp >= ${atMs(1)} and timestamp < ${atMs(2)}`);
 /** Every minute of every symbol. */
 const REFRESH_ALL = refreshSql('');
 
@@ -75,18 +77,21 @@ export class CandleRepository {
    * changed).
    */
   async refresh(symbol: string, fromMs: number, toMs: number): Promise<number> {
-    for (const [field, value] of [
-      ['fromMs', fromMs],
-      ['toMs', toMs],
-    ] as const) {
-      if (!Number.isSafeInteger(value)) {
-        throw new InvalidInputError(field, value, 'epoch milliseconds (an integer)');
-      }
-    }
-    const from = Math.floor(fromMs / MINUTE_MS) * MINUTE_MS;
-    const to = Math.ceil(toMs / MINUTE_MS) * MINUTE_MS;
+    const [from, to] = minuteRange(fromMs, toMs);
     if (to <= from) return 0;
     const result = await this.db.executeQuery(CompiledQuery.raw(REFRESH, [symbol, from, to]));
+    return Number(result.numAffectedRows ?? 0);
+  }
+
+  /**
+   * Recomputes from `tick_data` the candles of every symbol for the minutes
+   * of `[fromMs, toMs)` (whole minutes): before retention drops a day, say.
+   * Returns the minutes written (new or changed).
+   */
+  async refreshBetween(fromMs: number, toMs: number): Promise<number> {
+    const [from, to] = minuteRange(fromMs, toMs);
+    if (to <= from) return 0;
+    const result = await this.db.executeQuery(CompiledQuery.raw(REFRESH_BETWEEN, [from, to]));
     return Number(result.numAffectedRows ?? 0);
   }
 
@@ -133,4 +138,17 @@ export class CandleRepository {
     );
     return rows.map(toCandle);
   }
+}
+
+/** The whole minutes overlapping `[fromMs, toMs)`; throws on anything but integer milliseconds. */
+function minuteRange(fromMs: number, toMs: number): [number, number] {
+  for (const [field, value] of [
+    ['fromMs', fromMs],
+    ['toMs', toMs],
+  ] as const) {
+    if (!Number.isSafeInteger(value)) {
+      throw new InvalidInputError(field, value, 'epoch milliseconds (an integer)');
+    }
+  }
+  return [Math.floor(fromMs / MINUTE_MS) * MINUTE_MS, Math.ceil(toMs / MINUTE_MS) * MINUTE_MS];
 }

@@ -32,6 +32,22 @@ export { BookSnapshotRepository } from './book-snapshot-repository.js';
 export { SymbolRulesRepository } from './symbol-rules-repository.js';
 export { CANDLE_INTERVALS, CandleRepository } from './candle-repository.js';
 export type { CandleInterval } from './candle-repository.js';
+export {
+  DailyPartitions,
+  DAY_MS,
+  dayFromText,
+  dayOf,
+  dayText,
+  listPartitions,
+  PARTITIONED_TABLES,
+  partitionName,
+} from './daily-partitions.js';
+export type { DailyPartition, PartitionedTable } from './daily-partitions.js';
+export { ArchiveCheckError, ParquetArchive } from './archive/index.js';
+export type { ArchivedDay, ArchivedTable, ParquetArchiveOptions } from './archive/index.js';
+export { mergeByTime } from './merge-by-time.js';
+export { StorageRetention } from './storage-retention.js';
+export type { DayArchive, RetentionReport, StorageRetentionOptions } from './storage-retention.js';
 export type {
   BookSnapshot,
   InsertBookSnapshotsResult,

@@ -1,4 +1,5 @@
 import { CompiledQuery, type Kysely } from 'kysely';
+import { DailyPartitions, isMissingPartition, type PartitionedTable } from './daily-partitions.js';
 import type { MarketDataDatabase } from './schema.js';
 import { isDataError } from './tick-insert.js';
 
@@ -15,6 +16,8 @@ export interface KeyedStatements<T> {
   /** The same statement with `ON CONFLICT (symbol, <id>) DO NOTHING`. */
   readonly insertSkippingStored: string;
   parameters(rows: readonly T[]): unknown[];
+  /** For a table partitioned by day: which, and the time (ms) each row is filed under. */
+  readonly partitioned?: { readonly table: PartitionedTable; timeOf(row: T): number };
 }
 
 const UNIQUE_VIOLATION = '23505';
@@ -31,15 +34,39 @@ const UNIQUE_VIOLATION = '23505';
 export class KeyedInserter<T> {
   /** The last batch met stored rows: the next one is likely a replay too. */
   #expectStoredRows = false;
+  readonly #partitions: DailyPartitions | undefined;
 
   constructor(
     private readonly db: Kysely<MarketDataDatabase>,
     private readonly statements: KeyedStatements<T>,
-  ) {}
+  ) {
+    const table = statements.partitioned?.table;
+    this.#partitions = table === undefined ? undefined : new DailyPartitions(db, table);
+  }
 
-  /** Writes `rows` (in key order, no repeats); returns how many were new. Refused rows go to `refused`. */
+  /**
+   * Writes `rows` (in key order, no repeats); returns how many were new.
+   * Refused rows go to `refused`. In a partitioned table, the partitions of
+   * the rows' days are made first; one dropped meanwhile is made again and
+   * the rows go once more.
+   */
   async insert(rows: readonly T[], refused: RefusedRow<T>[]): Promise<number> {
     if (rows.length === 0) return 0;
+    const partitions = this.#partitions;
+    if (partitions === undefined) return this.#insert(rows, refused);
+    const times = () => rows.map((row) => this.statements.partitioned!.timeOf(row));
+    await partitions.ensureTimes(times());
+    try {
+      return await this.#insert(rows, refused);
+    } catch (error) {
+      if (!isMissingPartition(error)) throw error;
+      partitions.forget();
+      await partitions.ensureTimes(times());
+      return this.#insert(rows, refused);
+    }
+  }
+
+  async #insert(rows: readonly T[], refused: RefusedRow<T>[]): Promise<number> {
     if (!this.#expectStoredRows) {
       const inserted = await this.#insertNew(rows);
       if (inserted !== undefined) return inserted;

@@ -44,7 +44,7 @@ interface QuoteRow extends TimedRow {
  * time. Each (symbol, update id) is stored once, the way ticks are: the
  * batch goes in key order with its repeats removed, as a plain `INSERT`;
  * when that meets a stored row, the batch is written again with
- * `ON CONFLICT (symbol, update_id) DO NOTHING`, and so are the batches
+ * `ON CONFLICT (symbol, update_id, timestamp) DO NOTHING`, and so are the batches
  * after it until one holds nothing already stored.
  *
  * @example
@@ -61,8 +61,11 @@ export class QuoteRepository {
   constructor(private readonly db: Kysely<MarketDataDatabase>) {
     this.#inserter = new KeyedInserter(db, {
       insertNew: INSERT_NEW,
-      insertSkippingStored: `${INSERT_NEW}\non conflict (symbol, update_id) do nothing`,
+      // The partition key is part of the unique key; a quote's time is its receive
+      // time, which the spool and the bus carry with it, so a replayed quote lands once.
+      insertSkippingStored: `${INSERT_NEW}\non conflict (symbol, update_id, timestamp) do nothing`,
       parameters: quoteArrays,
+      partitioned: { table: 'quote_data', timeOf: (quote) => quote.receiveTime },
     });
   }
 

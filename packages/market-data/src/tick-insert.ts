@@ -1,5 +1,6 @@
 import { TradeError, type Tick } from '@trade/core';
 import { CompiledQuery, type Kysely } from 'kysely';
+import { DailyPartitions, isMissingPartition } from './daily-partitions.js';
 import type { MarketDataDatabase } from './schema.js';
 import { inKeyOrder, tickArrays, tickProblem } from './tick-rows.js';
 
@@ -65,9 +66,11 @@ select s, i, p, q, case when m then 'SELL' else 'BUY' end, m,
   timestamptz 'epoch' + ($7::int8 + dt) * interval '1 millisecond'
 from unnest($1::text[], $2::int8[], $3::numeric[], $4::numeric[], $5::bool[], $6::int8[])
   as u(s, i, p, q, m, dt)`;
-// Rows some of which may be stored already (replays, reconnect overlaps).
+// Rows some of which may be stored already (replays, reconnect overlaps). The
+// key holds the time, as a unique key of a table partitioned on it must: a
+// repeated trade carries the same time, so it still lands once.
 const INSERT_SKIPPING_STORED = `${INSERT_NEW}
-on conflict (symbol, trade_id) do nothing`;
+on conflict (symbol, trade_id, timestamp) do nothing`;
 const UNIQUE_VIOLATION = '23505';
 
 /**
@@ -79,8 +82,11 @@ const UNIQUE_VIOLATION = '23505';
 export class TickInserter implements TickWriter {
   /** The last batch met stored rows: the next one is likely a replay too. */
   #expectStoredRows = false;
+  readonly #partitions: DailyPartitions;
 
-  constructor(private readonly db: Kysely<MarketDataDatabase>) {}
+  constructor(private readonly db: Kysely<MarketDataDatabase>) {
+    this.#partitions = new DailyPartitions(db, 'tick_data');
+  }
 
   /**
    * Stores `ticks`, each (symbol, trade id) once. A tick that fails
@@ -105,9 +111,32 @@ export class TickInserter implements TickWriter {
     }
     const rows = inKeyOrder(valid);
     const before = rejected.length;
-    const inserted = await this.#store(rows, rejected, options.commitAfter, options.signal);
+    const inserted = await this.#storeInPartitions(rows, rejected, options);
     const refusedByDb = rejected.length - before;
     return { inserted, duplicates: valid.length - refusedByDb - inserted, rejected };
+  }
+
+  /**
+   * {@link #store} once the partitions of the rows' days exist. A partition
+   * dropped meanwhile (retention elsewhere) makes PostgreSQL refuse the
+   * whole statement, nothing written: the partitions are read again and the
+   * batch goes once more.
+   */
+  async #storeInPartitions(
+    rows: readonly Tick[],
+    rejected: RejectedTick[],
+    options: InsertTicksOptions,
+  ): Promise<number> {
+    const times = () => rows.map((tick) => tick.tradeTime);
+    await this.#partitions.ensureTimes(times());
+    try {
+      return await this.#store(rows, rejected, options.commitAfter, options.signal);
+    } catch (error) {
+      if (!isMissingPartition(error)) throw error;
+      this.#partitions.forget();
+      await this.#partitions.ensureTimes(times());
+      return this.#store(rows, rejected, options.commitAfter, options.signal);
+    }
   }
 
   async #store(
@@ -225,9 +254,14 @@ function abortedWhileWaiting(signal: AbortSignal): TradeError {
 /**
  * True for errors caused by the rows themselves (SQLSTATE classes 22, data
  * exception, and 23, integrity constraint violation): retrying the same rows
- * cannot help, isolating them can.
+ * cannot help, isolating them can. A row without a partition for its day is
+ * not one of them: once the partition exists it is stored.
  */
 export function isDataError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
+  return (
+    typeof code === 'string' &&
+    (code.startsWith('22') || code.startsWith('23')) &&
+    !isMissingPartition(error)
+  );
 }

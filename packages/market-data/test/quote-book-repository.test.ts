@@ -1,7 +1,5 @@
-import { PGlite } from '@electric-sql/pglite';
 import { createQuote, createTick, type BookTop, type Quote } from '@trade/core';
-import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
-import pg from 'pg';
+import { Migrator, sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   BookSnapshotRepository,
@@ -14,65 +12,7 @@ import {
   type StoredBookTop,
 } from '../src/index.js';
 import { MIGRATIONS } from '../src/migrations.js';
-import { PgliteDialect } from '../src/pglite-dialect.js';
-
-type BackendName = 'postgresql' | 'pglite';
-
-interface Database {
-  readonly db: Kysely<MarketDataDatabase>;
-  /** SQL of the statements run, in order. */
-  readonly sql: string[];
-  close(): Promise<void>;
-}
-
-const adminUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-let scratch = 0;
-
-/** A fresh, empty database of its own: created here and dropped on close. */
-async function openDatabase(backend: BackendName): Promise<Database> {
-  const statements: string[] = [];
-  const log = (event: { level: string; query: { sql: string } }) => {
-    if (event.level === 'query' || event.level === 'error') statements.push(event.query.sql);
-  };
-  if (backend === 'pglite') {
-    const pglite = await PGlite.create();
-    const db = new Kysely<MarketDataDatabase>({ dialect: new PgliteDialect({ pglite }), log });
-    return {
-      db,
-      sql: statements,
-      async close() {
-        await db.destroy();
-        await pglite.close();
-      },
-    };
-  }
-  const name = `trade_market_data_quotes_${process.pid}_${++scratch}`;
-  const admin = async (statement: string) => {
-    const client = new pg.Client({ connectionString: adminUrl });
-    await client.connect();
-    try {
-      await client.query(statement);
-    } finally {
-      await client.end();
-    }
-  };
-  await admin(`drop database if exists ${name}`);
-  await admin(`create database ${name}`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const db = new Kysely<MarketDataDatabase>({
-    dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url.href, max: 2 }) }),
-    log,
-  });
-  return {
-    db,
-    sql: statements,
-    async close() {
-      await db.destroy();
-      await admin(`drop database if exists ${name} with (force)`);
-    },
-  };
-}
+import { openDatabase, type BackendName, type Database } from './scratch-database.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -168,11 +108,12 @@ describe.each<BackendName>(['postgresql', 'pglite'])('quotes and book snapshots 
     const { rows: indexes } = await sql<{ indexdef: string }>`
       select indexdef from pg_indexes
       where tablename in ('quote_data', 'book_snapshots') order by indexname`.execute(db);
-    expect(indexes.map((i) => i.indexdef.replace(/ ON \S+\.(\w+)/, ' ON $1'))).toEqual([
+    expect(indexes.map((i) => i.indexdef.replace(/ ON (ONLY )?\S+\.(\w+)/, ' ON $2'))).toEqual([
       'CREATE INDEX book_snapshots_symbol_timestamp_idx ON book_snapshots USING btree (symbol, "timestamp" DESC)',
       'CREATE UNIQUE INDEX book_snapshots_symbol_update_id_key ON book_snapshots USING btree (symbol, update_id)',
       'CREATE INDEX quote_data_symbol_timestamp_idx ON quote_data USING btree (symbol, "timestamp" DESC)',
-      'CREATE UNIQUE INDEX quote_data_symbol_update_id_key ON quote_data USING btree (symbol, update_id)',
+      // quote_data is partitioned by day on timestamp: its unique key holds the time.
+      'CREATE UNIQUE INDEX quote_data_symbol_update_id_timestamp_key ON quote_data USING btree (symbol, update_id, "timestamp")',
     ]);
     expect(await migrateToLatest(db)).toEqual([]);
   });
@@ -446,6 +387,7 @@ describe.each<BackendName>(['postgresql', 'pglite'])('migrations on %s', (name) 
         '0005_book_snapshots',
         '0006_symbol_rules',
         '0007_candles_1m',
+        '0008_daily_partitions',
       ]);
       expect(await migrateToLatest(database.db)).toEqual([]);
       expect(await ticks.countTicks()).toBe(1);

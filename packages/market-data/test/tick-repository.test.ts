@@ -1,7 +1,7 @@
 import { createTick, type Tick } from '@trade/core';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { TickRepository, migrateToLatest } from '../src/index.js';
+import { dayOf, listPartitions, migrateToLatest, TickRepository } from '../src/index.js';
 import { openBackend, type Backend, type BackendName } from './backends.js';
 import { makeTicks } from './helpers.js';
 
@@ -71,10 +71,21 @@ describe.each<BackendName>(['postgresql', 'pglite'])('TickRepository on %s', (ba
       select indexdef from pg_indexes where tablename = 'tick_data' order by indexname`.execute(
       backend.db,
     );
-    expect(indexes.map((i) => i.indexdef.replace(/ ON \S+\.?tick_data/, ' ON tick_data'))).toEqual([
+    expect(
+      indexes.map((i) => i.indexdef.replace(/ ON (ONLY )?\S+\.?tick_data/, ' ON tick_data')),
+    ).toEqual([
       'CREATE INDEX tick_data_symbol_timestamp_idx ON tick_data USING btree (symbol, "timestamp" DESC)',
-      'CREATE UNIQUE INDEX tick_data_symbol_trade_id_key ON tick_data USING btree (symbol, trade_id)',
+      // A unique key of a table partitioned by time holds the time (DESIGN.md).
+      'CREATE UNIQUE INDEX tick_data_symbol_trade_id_timestamp_key ON tick_data USING btree (symbol, trade_id, "timestamp")',
     ]);
+    // Partitioned by range on timestamp, today's and tomorrow's partitions made by the migration.
+    const { rows: partitioning } = await sql<{ strategy: string; key: string }>`
+      select partstrat as strategy, pg_get_partkeydef(partrelid) as key
+      from pg_partitioned_table where partrelid = 'tick_data'::regclass`.execute(backend.db);
+    expect(partitioning).toEqual([{ strategy: 'r', key: 'RANGE ("timestamp")' }]);
+    const today = dayOf(Date.now());
+    const days = (await listPartitions(backend.db, 'tick_data')).map((p) => p.day);
+    expect(days).toEqual(expect.arrayContaining([today, today + 1]));
     await expect(
       sql`insert into tick_data values ('BTCUSDT', 1, 1, 1, 'HOLD', true, now())`.execute(
         backend.db,
@@ -122,7 +133,10 @@ describe.each<BackendName>(['postgresql', 'pglite'])('TickRepository on %s', (ba
 
   it('writes new rows with a plain insert and a replay with ON CONFLICT DO NOTHING', async () => {
     const fresh = new TickRepository(backend.db);
-    const kinds = () => backend.sql.map((s) => (/on conflict/i.test(s) ? 'skip-stored' : 'plain'));
+    const kinds = () =>
+      backend.sql
+        .filter((s) => /^insert into tick_data/.test(s))
+        .map((s) => (/on conflict/i.test(s) ? 'skip-stored' : 'plain'));
     const first = makeTicks(100, { startId: 1 });
     expect(await fresh.insertTicks(first)).toEqual({ inserted: 100, duplicates: 0, rejected: [] });
     expect(kinds()).toEqual(['plain']);

@@ -5,6 +5,7 @@ import pg from 'pg';
 import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
+  DailyPartitions,
   MarketDataService,
   TickRepository,
   createPostgresDb,
@@ -370,9 +371,14 @@ describe('MarketDataService with two writers, the first batch blocked', () => {
     const ticks = makeTicks(2000, { startId: 1 });
     // Another session's uncommitted row with the key of tick 150: the batch
     // holding it waits on it; the next one inserts, then waits to commit.
+    await new DailyPartitions(reader, 'tick_data').ensureTimes([ticks[149]!.tradeTime]);
     const locker = await ownClient();
     await locker.query('begin');
-    await locker.query(`insert into tick_data values ('BTCUSDT', 150, 1, 1, 'BUY', false, now())`);
+    // The key holds the trade time (the table is partitioned on it): the same time as tick 150's.
+    await locker.query(
+      `insert into tick_data values ('BTCUSDT', 150, 1, 1, 'BUY', false, to_timestamp($1 / 1000.0))`,
+      [ticks[149]!.tradeTime],
+    );
     await offerSlowly(service, ticks);
     await eventually(
       async () =>

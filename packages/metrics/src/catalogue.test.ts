@@ -109,6 +109,8 @@ describe('the metric catalogue against the specification', () => {
       'trading_spread_bps',
       'trading_book_updates_total',
       'trading_book_resyncs_total',
+      'trading_storage_partitions',
+      'trading_storage_oldest_day_timestamp_seconds',
     ]);
   });
 
@@ -134,6 +136,8 @@ describe('the metric catalogue against the specification', () => {
       'trading_best_ask_price',
       'trading_spread_bps',
       'trading_book_resyncs_total',
+      'trading_storage_partitions',
+      'trading_storage_oldest_day_timestamp_seconds',
     ]);
   });
 });
@@ -173,5 +177,16 @@ describe('the quote and order book families', () => {
     }
     expect(METRIC_CATALOGUE.spreadBps.help).toContain('(ask - bid) / ((ask + bid) / 2) x 10^4');
     expect(METRIC_CATALOGUE.bookResyncs.help).toContain('the first sync is not counted');
+  });
+});
+
+describe('the storage families', () => {
+  it('have the names, types and labels the storage contract names', () => {
+    const storage = definitions.filter((d) => d.group === 'storage');
+    expect(storage.map((d) => [d.name, d.type, d.labelNames])).toEqual([
+      ['trading_storage_partitions', 'gauge', ['table']],
+      ['trading_storage_oldest_day_timestamp_seconds', 'gauge', ['table']],
+    ]);
+    for (const definition of storage) expect(definition.origin).toBe('added');
   });
 });

@@ -12,7 +12,8 @@ export type MetricGroup =
   | 'system'
   | 'bus'
   | 'quotes'
-  | 'book';
+  | 'book'
+  | 'storage';
 
 /** One metric family: its exposition name, type, help text, buckets and labels are a contract. */
 export interface MetricDefinition {
@@ -464,6 +465,24 @@ export const METRIC_CATALOGUE = {
     group: 'book',
     origin: 'added',
     labelNames: ['symbol'],
+  },
+
+  // 11. Storage over time (daily partitions, retention)
+  storagePartitions: {
+    name: 'trading_storage_partitions',
+    type: 'gauge',
+    help: "Daily partitions of the table held in PostgreSQL, tomorrow's included, by table",
+    group: 'storage',
+    origin: 'added',
+    labelNames: ['table'],
+  },
+  storageOldestDay: {
+    name: 'trading_storage_oldest_day_timestamp_seconds',
+    type: 'gauge',
+    help: 'Start of the oldest UTC day kept in PostgreSQL (seconds since the epoch), by table; older days were dropped by retention',
+    group: 'storage',
+    origin: 'added',
+    labelNames: ['table'],
   },
 } as const satisfies Record<string, MetricDefinition>;
 

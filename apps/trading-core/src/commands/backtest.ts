@@ -6,9 +6,11 @@ import {
   type BacktestSummary,
   type TimedBookTop,
 } from '@trade/paper-engine';
+import { mergeByTime } from '@trade/market-data';
 import type { LiveConfig } from '../config.js';
 import { createProgressBar } from '../progress-bar.js';
 import { openStorage } from '../storage.js';
+import { openArchive } from '../storage-life.js';
 
 /** Options of `trading-core backtest`. */
 export interface BacktestCommandOptions {
@@ -17,7 +19,8 @@ export interface BacktestCommandOptions {
   readonly from: string | undefined;
   readonly to: string | undefined;
   readonly json: boolean;
-  readonly storage: Pick<LiveConfig, 'databaseUrl' | 'dataDir'>;
+  readonly storage: Pick<LiveConfig, 'databaseUrl' | 'dataDir'> &
+    Partial<Pick<LiveConfig, 'archiveDir'>>;
   readonly logger: Logger;
   readonly signal: AbortSignal;
   readonly out?: NodeJS.WritableStream;
@@ -28,7 +31,8 @@ export interface BacktestCommandOptions {
  * summary. The symbol's stored quotes and book snapshots over the same range
  * go with them, merged by time, so orders fill as they would have live: at
  * the touch, or walking the book's levels. Without any, orders fill at the
- * last price with slippage, as before.
+ * last price with slippage, as before. With `ARCHIVE_DIR`, the days archived
+ * to Parquet are read too, as if they were stored.
  */
 export async function runBacktestCommand(options: BacktestCommandOptions): Promise<void> {
   const strategy = strategyByName(options.strategy, {}, '--strategy');
@@ -44,13 +48,29 @@ export async function runBacktestCommand(options: BacktestCommandOptions): Promi
     dataDir: options.storage.dataDir,
     logger: options.logger,
   });
+  const archive = await openArchive(options.storage, options.logger).catch(async (error) => {
+    await storage.close();
+    throw error;
+  });
   try {
     const ranged = from !== undefined || to !== undefined;
-    const expected = ranged ? undefined : await storage.ticks.countTicks(symbol);
+    const expected = ranged || archive ? undefined : await storage.ticks.countTicks(symbol);
     // Ranges are [from, to) for ticks, quotes and books alike.
     const fromMs = from ?? Number.NEGATIVE_INFINITY;
     const toMs = to ?? Number.POSITIVE_INFINITY;
-    const quotes = await unlessEmpty<Quote>(storage.quotes.quotesBetween(symbol, fromMs, toMs));
+    const storedTicks = storage.ticks.ticks(symbol, {
+      ...(from !== undefined ? { from } : {}),
+      ...(to !== undefined ? { to } : {}),
+    });
+    const storedQuotes = storage.quotes.quotesBetween(symbol, fromMs, toMs);
+    const quotes = await unlessEmpty<Quote>(
+      archive
+        ? mergeByTime(storedQuotes, archive.quotes(symbol, fromMs, toMs), (q) => [
+            q.receiveTime,
+            q.updateId,
+          ])
+        : storedQuotes,
+    );
     const books = await unlessEmpty<TimedBookTop>(
       storage.bookSnapshots.snapshotsBetween(symbol, fromMs, toMs),
     );
@@ -64,10 +84,12 @@ export async function runBacktestCommand(options: BacktestCommandOptions): Promi
     }
     const bar = createProgressBar();
     const summary = await runBacktest({
-      ticks: storage.ticks.ticks(symbol, {
-        ...(from !== undefined ? { from } : {}),
-        ...(to !== undefined ? { to } : {}),
-      }),
+      ticks: archive
+        ? mergeByTime(storedTicks, archive.ticks(symbol, fromMs, toMs), (t) => [
+            t.tradeTime,
+            t.tradeId,
+          ])
+        : storedTicks,
       ...(quotes !== undefined ? { quotes } : {}),
       ...(books !== undefined ? { books } : {}),
       ...(rules.size > 0 ? { rules } : {}),
@@ -80,6 +102,7 @@ export async function runBacktestCommand(options: BacktestCommandOptions): Promi
     bar.finish();
     out.write(options.json ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary));
   } finally {
+    await archive?.close();
     await storage.close();
   }
 }

@@ -1,9 +1,16 @@
 import type { Tick } from '@trade/core';
-import { lostRanges, type LostTickRange } from '@trade/market-data';
+import { DAY_MS, dayOf, lostRanges, type LostTickRange } from '@trade/market-data';
 import { startUptimeMonitor, type MetricsServer, type TradingMetrics } from '@trade/metrics';
 import { startPaperEngine, strategyByName, type PaperEngine } from '@trade/paper-engine';
 import type { Logger } from 'pino';
 import { openBookRecording } from '../book-recording.js';
+import {
+  clearPendingCandleSpans,
+  loadPendingCandleSpans,
+  savePendingCandleSpans,
+  widenSpan,
+  type CandleSpans,
+} from '../candle-spans-file.js';
 import type { Channel } from '../channels.js';
 import type { LiveConfig } from '../config.js';
 import type { Storage } from '../storage.js';
@@ -76,8 +83,9 @@ export async function runLive(options: LiveOptions): Promise<number> {
     });
     // Ticks read from the exchange that the service could not take at stop (it was blocked).
     const notTaken: Tick[] = [];
-    // The trade times each symbol's ticks of this run span: their minutes get true candles at stop.
-    const spans = new Map<string, { from: number; to: number }>();
+    // The trade times each symbol's ticks of this run span: their minutes get true candles at
+    // stop, with those an earlier run left pending (its ticks were still in the spool).
+    const spans = await loadPendingCandleSpans(config.dataDir, logger);
     let stopping = false;
     let wake: (() => void) | undefined;
     const offer = async (tick: Tick): Promise<void> => {
@@ -197,11 +205,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
         if (event.type === 'tick') {
           await offer(event.tick);
           engine?.onTick(event.tick);
-          const { symbol, tradeTime } = event.tick;
-          const span = spans.get(symbol);
-          if (span === undefined) spans.set(symbol, { from: tradeTime, to: tradeTime });
-          else if (tradeTime < span.from) span.from = tradeTime;
-          else if (tradeTime > span.to) span.to = tradeTime;
+          widenSpan(spans, event.tick.symbol, event.tick.tradeTime, event.tick.tradeTime);
         } else if (event.type === 'quote') {
           recording.onQuote(event.quote);
           engine?.onQuote(event.quote);
@@ -245,7 +249,7 @@ export async function runLive(options: LiveOptions): Promise<number> {
     await client.close();
     await pump;
     const { lost: serviceLost } = await service.close();
-    await refreshCandles(storage, spans, logger);
+    await keepCandlesTrue(storage, spans, service.spooledTradeIds().size > 0, config, logger);
     const { lostQuotes, lostSnapshots } = await recording.close();
     if (lostQuotes + lostSnapshots > 0) {
       logger.error(
@@ -298,24 +302,51 @@ export async function runLive(options: LiveOptions): Promise<number> {
 /**
  * Makes the one-minute candles of the minutes this run's ticks fall in true
  * to what is stored (late and backfilled ticks included). Ticks still in
- * the spool get theirs when `migrate` runs, or a later run refreshes their
- * minutes. A failure is logged: the ticks are stored either way.
+ * the spool are stored by the next run: their spans are recorded for it to
+ * refresh at its stop, as are the spans of a refresh that failed. Days
+ * retention is about to drop are left as they are (their candles were made
+ * from the whole day before it went). A failure is logged: the ticks are
+ * stored either way.
  */
-async function refreshCandles(
+async function keepCandlesTrue(
   storage: Storage,
-  spans: ReadonlyMap<string, { from: number; to: number }>,
+  spans: CandleSpans,
+  ticksSpooled: boolean,
+  config: Pick<LiveConfig, 'dataDir' | 'retentionDays'>,
   logger: Logger,
 ): Promise<void> {
+  const kept =
+    config.retentionDays === undefined
+      ? Number.NEGATIVE_INFINITY
+      : (dayOf(Date.now()) - config.retentionDays) * DAY_MS;
   let written = 0;
+  let refreshed = true;
   try {
     for (const [symbol, { from, to }] of spans) {
-      written += await storage.candles.refresh(symbol, from, to + 1);
+      if (to < kept) continue;
+      written += await storage.candles.refresh(symbol, Math.max(from, kept), to + 1);
     }
     logger.info({ written, symbols: spans.size }, 'one-minute candles true to the stored ticks');
   } catch (error) {
+    refreshed = false;
     logger.error(
       { err: error },
-      'could not refresh the one-minute candles; migrate refreshes them',
+      'could not refresh the one-minute candles; the next live or migrate refreshes them',
+    );
+  }
+  try {
+    if (ticksSpooled || !refreshed) {
+      await savePendingCandleSpans(config.dataDir, spans);
+      if (ticksSpooled) {
+        logger.info('ticks left in the spool: the next live makes their candles true once stored');
+      }
+    } else {
+      await clearPendingCandleSpans(config.dataDir);
+    }
+  } catch (error) {
+    logger.error(
+      { err: error },
+      'could not record the candle spans left pending; migrate refreshes them',
     );
   }
 }
