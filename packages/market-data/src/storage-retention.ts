@@ -22,6 +22,8 @@ export interface DayArchive {
     table: PartitionedTable,
     day: string,
   ): Promise<{ readonly rows: number; readonly files: number; readonly bytes: number }>;
+  /** The days of `table` archived already (`YYYY-MM-DD`). */
+  days?(table: PartitionedTable): Promise<string[]>;
 }
 
 /** Options of {@link StorageRetention}. */
@@ -173,8 +175,12 @@ export class StorageRetention {
   /** Archives (when asked), then detaches and drops one partition; returns the rows archived. */
   async #retire(partition: DailyPartition): Promise<number | undefined> {
     const { table, name, day } = partition;
-    if (table === 'tick_data')
+    // A day archived before and made again by a late tick holds only the late ticks:
+    // its candles, made from the whole day when it first went, are kept as they are.
+    const madeAgain = (await this.#archive?.days?.(table))?.includes(dayText(day)) ?? false;
+    if (table === 'tick_data' && !madeAgain) {
       await this.#candles?.refreshBetween(day * DAY_MS, (day + 1) * DAY_MS);
+    }
     const archived = await this.#archive?.archiveDay(this.#db, table, dayText(day));
     await this.#detach(table, name);
     await this.#db.executeQuery(CompiledQuery.raw(`drop table if exists ${name}`));

@@ -10,6 +10,7 @@ import {
   dayText,
   listPartitions,
   migrateToLatest,
+  partitionName,
   QuoteRepository,
   StorageRetention,
   TickRepository,
@@ -265,5 +266,47 @@ describe.each<BackendName>(['postgresql', 'pglite'])('daily partitions on %s', (
     expect(await rowsPerDay(db, 'tick_data')).toEqual({ [dayText(DAY0 + 1)]: 10 });
     expect(archived).toContain(`tick_data ${dayText(DAY0)}`);
     expect(archived).toContain(`tick_data ${dayText(DAY0 + 2)}`);
+  });
+
+  it('leaves the candles of a day archived before alone when a late tick made it again', async () => {
+    database = await openDatabase(name);
+    const { db } = database;
+    await migrateToLatest(db);
+    const ticks = new TickRepository(db);
+    const candles = new CandleRepository(db);
+    const day = ticksOverDays('BTCUSDT', 1, 10);
+    await ticks.insertTicks(day);
+    await candles.refreshBetween(DAY0 * DAY_MS, (DAY0 + 1) * DAY_MS);
+    const whole = await candles.candles('BTCUSDT', '1d');
+    expect(whole.map((c) => c.trades)).toEqual([10]);
+    // The day was archived and dropped; a late tick of it makes its partition again.
+    await sql`drop table ${sql.table(partitionName('tick_data', DAY0))}`.execute(db);
+    const late = createTick({
+      symbol: 'BTCUSDT',
+      tradeId: 11,
+      price: '1.5',
+      quantity: '2',
+      isBuyerMaker: false,
+      tradeTime: DAY0 * DAY_MS + 5,
+    });
+    expect((await ticks.insertTicks([late])).inserted).toBe(1);
+    const archive: DayArchive = {
+      archiveDay: () => Promise.resolve({ rows: 11, files: 1, bytes: 100 }),
+      days: (table) => Promise.resolve(table === 'tick_data' ? [dayText(DAY0)] : []),
+    };
+    const retention = new StorageRetention({
+      db,
+      logger: silentLogger,
+      retentionDays: 1,
+      archive,
+      candles,
+      now: () => (DAY0 + 3) * DAY_MS,
+    });
+    expect((await retention.run()).dropped).toContainEqual({
+      table: 'tick_data',
+      day: dayText(DAY0),
+      archivedRows: 11,
+    });
+    expect(await candles.candles('BTCUSDT', '1d')).toEqual(whole);
   });
 });

@@ -1,4 +1,7 @@
 import { Redis } from 'ioredis';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { SimTrade } from '@trade/exchange-binance/sim';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import {
@@ -21,7 +24,16 @@ import {
 // Outages of the app's stores, through a loopback proxy the test cuts and
 // restores: the shared servers keep running for everyone else.
 
-const SYMBOLS = ['FLTEUSDT', 'FLTFUSDT', 'FLTGUSDT', 'FLTHUSDT', 'FLTPUSDT', 'FLTQUSDT'];
+const SYMBOLS = [
+  'FLTEUSDT',
+  'FLTFUSDT',
+  'FLTGUSDT',
+  'FLTHUSDT',
+  'FLTPUSDT',
+  'FLTQUSDT',
+  'FLTRUSDT',
+  'FLTSUSDT',
+];
 
 const scenario = faultScenario(SYMBOLS);
 
@@ -239,4 +251,116 @@ describe('fault suite: PostgreSQL and Redis', () => {
       expect(Number(query.get('fromId'))).toBeGreaterThan(spooledUpTo[query.get('symbol')!]!);
     }
   }, 150_000);
+
+  it('SIGTERM while PostgreSQL is down: the next live stores the spooled ticks and makes their candles true', async () => {
+    const symbols = SYMBOLS.slice(6, 8);
+    const exchange = await scenario.exchange(symbols, 909);
+    const dataDir = await scenario.dataDir();
+    const proxy = scenario.proxy(PG_PORT, PG_HOST);
+    const port = await proxy.start();
+    const options = { symbols, dataDir, databaseUrl: databaseUrl(port, '127.0.0.1') };
+    const first = await startApp(exchange, options);
+    exchange.run(500);
+    await until(
+      'a first batch',
+      async () => (await first.metric('trading_batches_flushed_total')) > 0,
+    );
+    await proxy.stop();
+    await until(
+      'thousands of ticks in the spool',
+      async () => (await first.metric('trading_spool_ticks')) > 2_000,
+    );
+    exchange.pause();
+    await until(
+      'every trade read and spooled',
+      async () =>
+        (await first.metric('trading_ticks_received_total')) === exchange.truthCount() &&
+        (await first.metric('trading_batch_buffer_size')) === 0,
+    );
+    // Stopped with the ticks in the spool: their minutes cannot be made true yet.
+    expect(await first.stop()).toBe(0);
+    expect(existsSync(join(dataDir, 'candle-spans.json'))).toBe(true);
+
+    await proxy.start();
+    const second = await startApp(exchange, options);
+    exchange.run(500);
+    await sleep(1_000);
+    const { comparison, exitCode } = await settle(exchange, second, symbols);
+    expect(exitCode).toBe(0);
+    expect(comparison).toMatchObject(EXACT);
+    // Every minute of both runs' trades, the spooled ones included, equals the truth.
+    expect(await storedCandles(symbols)).toEqual(
+      truthCandles((s) => exchange.sim.truth(s), symbols),
+    );
+    expect(existsSync(join(dataDir, 'candle-spans.json'))).toBe(false);
+  }, 150_000);
 });
+
+/** A decimal as its exact value: no trailing zeros after the point. */
+const exact = (text: string) =>
+  text.includes('.') ? text.replace(/0+$/, '').replace(/\.$/, '') : text;
+const units = (text: string) => {
+  const [whole, fraction = ''] = text.split('.');
+  return BigInt(whole!) * 100_000_000n + BigInt(fraction.padEnd(8, '0').slice(0, 8));
+};
+const decimal = (value: bigint) =>
+  exact(`${value / 100_000_000n}.${String(value % 100_000_000n).padStart(8, '0')}`);
+
+/** One-minute candles of the exchange's own trades: open/close at the lowest/highest id. */
+function truthCandles(truth: (symbol: string) => SimTrade[], symbols: readonly string[]) {
+  const candles: string[] = [];
+  for (const symbol of [...symbols].sort()) {
+    const minutes = new Map<number, SimTrade[]>();
+    for (const trade of truth(symbol)) {
+      const bucket = Math.floor(trade.time / 60_000) * 60_000;
+      minutes.set(bucket, [...(minutes.get(bucket) ?? []), trade]);
+    }
+    for (const [bucket, trades] of [...minutes].sort((a, b) => a[0] - b[0])) {
+      const byId = [...trades].sort((a, b) => a.id - b.id);
+      const prices = trades.map((t) => units(t.price));
+      const max = prices.reduce((a, b) => (b > a ? b : a));
+      const min = prices.reduce((a, b) => (b < a ? b : a));
+      const volume = trades.reduce((sum, t) => sum + units(t.quantity), 0n);
+      candles.push(
+        [
+          symbol,
+          bucket,
+          exact(byId[0]!.price),
+          decimal(max),
+          decimal(min),
+          exact(byId.at(-1)!.price),
+          decimal(volume),
+          trades.length,
+        ].join(' '),
+      );
+    }
+  }
+  return candles;
+}
+
+async function storedCandles(symbols: readonly string[]): Promise<string[]> {
+  const db = new pg.Client({ connectionString: databaseUrl() });
+  await db.connect();
+  try {
+    const { rows } = await db.query<Record<string, string>>(
+      `select symbol, (extract(epoch from bucket) * 1000)::int8::text as ms, open::text, high::text,
+              low::text, close::text, volume::text, trades::text
+         from candles_1m where symbol = any($1) order by symbol, bucket`,
+      [symbols],
+    );
+    return rows.map((r) =>
+      [
+        r.symbol,
+        r.ms,
+        exact(r.open!),
+        exact(r.high!),
+        exact(r.low!),
+        exact(r.close!),
+        exact(r.volume!),
+        r.trades,
+      ].join(' '),
+    );
+  } finally {
+    await db.end();
+  }
+}

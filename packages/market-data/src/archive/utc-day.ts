@@ -1,22 +1,20 @@
-import { InvalidInputError } from '@trade/core';
+import { DAY_MS, dayFromText } from '../daily-partitions.js';
 
-export const DAY_MS = 86_400_000;
-
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
+export { DAY_MS };
 
 /** Whether `text` names a real UTC day as `YYYY-MM-DD`. */
 export function isUtcDay(text: string): boolean {
-  if (!DAY.test(text)) return false;
-  const ms = Date.parse(`${text}T00:00:00.000Z`);
-  return Number.isFinite(ms) && new Date(ms).toISOString().slice(0, 10) === text;
+  try {
+    dayFromText(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Midnight UTC starting `day` (`YYYY-MM-DD`), in epoch milliseconds; throws on anything else. */
 export function utcDayStart(day: string): number {
-  if (typeof day !== 'string' || !isUtcDay(day)) {
-    throw new InvalidInputError('day', day, 'a UTC day as YYYY-MM-DD');
-  }
-  return Date.parse(`${day}T00:00:00.000Z`);
+  return dayFromText(day) * DAY_MS;
 }
 
 /** Whether UTC `day` holds any instant of `[fromMs, toMs)`. */
