@@ -18,6 +18,7 @@ import { readBusConfig, readStoreConfig } from './bus-config.js';
 import {
   checkDataDir,
   readLiveConfig,
+  readLogFormat,
   readLogLevel,
   readPositiveIntegerFlag,
   readRate,
@@ -26,7 +27,8 @@ import { lockDataDir } from './data-dir-lock.js';
 import { StartupStoppedError } from './storage.js';
 import { COMMAND_HELP, usage } from './help.js';
 import { readPaperConfig } from './paper-config.js';
-import { createLogger } from './logger.js';
+import { STRATEGY_EXPECTED } from './strategy-loader.js';
+import { createLogger, prettyLines } from './logger.js';
 import { passwordsIn, Scrubber, scrubbingStream } from './secrets.js';
 import { onShutdown } from './shutdown.js';
 
@@ -37,6 +39,7 @@ const OPTIONS = {
   version: { type: 'boolean', short: 'v' },
   'paper-trading': { type: 'boolean' },
   strategy: { type: 'string' },
+  'strategy-options': { type: 'string' },
   sim: { type: 'boolean' },
   'sim-rate': { type: 'string' },
   symbols: { type: 'string' },
@@ -52,17 +55,27 @@ const OPTIONS = {
   nats: { type: 'string' },
   channels: { type: 'string' },
   interval: { type: 'string' },
+  report: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 /** Which flags each command accepts; any other is refused by name. */
 const ACCEPTS: Readonly<Record<string, readonly (keyof typeof OPTIONS)[]>> = {
-  live: ['paper-trading', 'strategy', 'sim', 'sim-rate', 'symbols', 'exchange-url', 'channels'],
+  live: [
+    'paper-trading',
+    'strategy',
+    'strategy-options',
+    'sim',
+    'sim-rate',
+    'symbols',
+    'exchange-url',
+    'channels',
+  ],
   sim: ['port', 'host', 'rate', 'symbols', 'seed'],
   migrate: [],
-  backtest: ['strategy', 'symbol', 'from', 'to', 'json'],
+  backtest: ['strategy', 'strategy-options', 'symbol', 'from', 'to', 'json', 'report'],
   store: ['nats'],
   collect: ['nats', 'symbols', 'channels', 'sim', 'sim-rate', 'exchange-url'],
-  paper: ['nats', 'strategy', 'symbols'],
+  paper: ['nats', 'strategy', 'strategy-options', 'symbols'],
   candles: ['symbol', 'interval', 'from', 'to', 'json'],
 };
 
@@ -109,8 +122,13 @@ async function main(argv: string[]): Promise<number> {
   const level = readLogLevel(process.env);
   const metrics = createTradingMetrics({ registry: new Registry(), version });
   // A backtest's and candles' result is stdout (`--json` pipes it); their logs go to stderr.
+  const toStderr = command === 'backtest' || command === 'candles';
+  const terminal = (toStderr ? process.stderr : process.stdout).isTTY;
+  const fd = pino.destination({ dest: toStderr ? 2 : 1, sync: true });
   const destination = scrubbingStream(
-    pino.destination({ dest: command === 'backtest' || command === 'candles' ? 2 : 1, sync: true }),
+    readLogFormat(process.env, terminal) === 'pretty'
+      ? prettyLines(fd, { colorize: terminal && process.env.NO_COLOR === undefined })
+      : fd,
     scrubber,
   );
   const logger = createLogger(metrics, { level }, destination);
@@ -133,6 +151,7 @@ async function main(argv: string[]): Promise<number> {
           channels: readChannels(process.env, values.channels),
           paperTrading: values['paper-trading'] ?? false,
           strategy: values.strategy ?? 'sma',
+          strategyOptions: values['strategy-options'],
           sim: values.sim ?? false,
           simRate: readRate(values['sim-rate'], '--sim-rate', 20),
           stopSignal: shutdown.requested,
@@ -188,9 +207,10 @@ async function main(argv: string[]): Promise<number> {
       );
     }
     case 'paper': {
-      const config = readPaperConfig(process.env, {
+      const config = await readPaperConfig(process.env, {
         nats: values.nats,
         strategy: values.strategy,
+        strategyOptions: values['strategy-options'],
         symbols: values.symbols,
       });
       // DATA_DIR holds nothing of paper's but the embedded database.
@@ -234,7 +254,7 @@ async function main(argv: string[]): Promise<number> {
     }
     default: {
       const { strategy, symbol } = values;
-      if (strategy === undefined) throw new ConfigError('--strategy', undefined, 'sma or rsi');
+      if (strategy === undefined) throw new ConfigError('--strategy', undefined, STRATEGY_EXPECTED);
       if (symbol === undefined)
         throw new ConfigError('--symbol', undefined, 'a symbol such as BTCUSDT');
       const config = readLiveConfig(process.env);
@@ -243,10 +263,12 @@ async function main(argv: string[]): Promise<number> {
       await withDataDir(config.dataDir, config.databaseUrl === undefined, () =>
         runBacktestCommand({
           strategy,
+          strategyOptions: values['strategy-options'],
           symbol,
           from: values.from,
           to: values.to,
           json: values.json ?? false,
+          report: values.report,
           storage: config,
           logger: libraryLogger.child({ component: 'backtest' }),
           signal: abort.signal,

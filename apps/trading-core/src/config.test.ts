@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { ConfigError } from '@trade/core';
 import { describe, expect, it } from 'vitest';
-import { readLiveConfig, readLogLevel, readMetricsConfig } from './config.js';
+import { readLiveConfig, readLogFormat, readLogLevel, readMetricsConfig } from './config.js';
 
 describe('readMetricsConfig', () => {
   it('defaults to 0.0.0.0:9090', () => {
@@ -155,5 +155,17 @@ describe('URL settings that do not parse', () => {
       expect((error as Error).message).not.toContain('s3cret');
       expect((error as Error).message).toContain(':***@');
     }
+  });
+});
+
+describe('readLogFormat', () => {
+  it('is readable on a terminal and JSON when piped, unless LOG_FORMAT says', () => {
+    expect(readLogFormat({}, true)).toBe('pretty');
+    expect(readLogFormat({}, false)).toBe('json');
+    expect(readLogFormat({ LOG_FORMAT: 'json' }, true)).toBe('json');
+    expect(readLogFormat({ LOG_FORMAT: ' Pretty ' }, false)).toBe('pretty');
+    expect(() => readLogFormat({ LOG_FORMAT: 'text' }, true)).toThrow(
+      'LOG_FORMAT: expected json or pretty',
+    );
   });
 });

@@ -195,6 +195,21 @@ export function readLogLevel(env: Env): (typeof LOG_LEVELS)[number] {
   return level;
 }
 
+/** How log lines are written: JSON lines, or one readable line per event. */
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+
+/**
+ * `LOG_FORMAT`: `json` or `pretty` when set; unset, readable lines on a
+ * terminal (`toTerminal`) and JSON lines when piped (log shippers read them).
+ */
+export function readLogFormat(env: Env, toTerminal: boolean): (typeof LOG_FORMATS)[number] {
+  const raw = env.LOG_FORMAT;
+  if (raw === undefined) return toTerminal ? 'pretty' : 'json';
+  const format = LOG_FORMATS.find((f) => f === raw.trim().toLowerCase());
+  if (format === undefined) throw new ConfigError('LOG_FORMAT', raw, 'json or pretty');
+  return format;
+}
+
 /** An integer flag within [min, max], or `fallback` when not given. */
 export function readPositiveIntegerFlag(
   raw: string | undefined,

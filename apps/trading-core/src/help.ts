@@ -8,7 +8,7 @@ Commands:
   live       ingest Binance trades, quotes and order books into the database and cache, optionally paper-trade
   sim        serve a Binance-protocol simulator (stream + REST) on loopback
   migrate    apply the database migrations and exit
-  backtest   replay stored ticks through a strategy and print a summary
+  backtest   replay stored ticks through a strategy, print a summary, optionally an HTML report
   candles    print the stored 1m/5m/1h/1d candles of a symbol
   collect    publish Binance trades, quotes and book snapshots to the NATS JetStream bus
   store      write the ticks of the NATS JetStream bus to PostgreSQL and the cache
@@ -48,10 +48,15 @@ const ENV = `Environment (flags win over variables; a set but invalid value stop
 `;
 
 export const COMMAND_HELP: Readonly<Record<string, string>> = {
-  live: `Usage: trading-core live [--paper-trading] [--strategy sma|rsi] [--sim] [--symbols A,B] [--channels LIST] [--exchange-url URL]
+  live: `Usage: trading-core live [--paper-trading] [--strategy sma|rsi|FILE] [--strategy-options K=V,...] [--sim] [--symbols A,B] [--channels LIST] [--exchange-url URL]
 
   --paper-trading       run the strategy on the stream and log fills to paper_trades
-  --strategy NAME       strategy for --paper-trading: sma (default) or rsi
+  --strategy NAME|FILE  strategy for --paper-trading: sma (default), rsi, or the path of a
+                        strategy module (.mjs, .js, .cjs; see examples/strategies/momentum.mjs)
+  --strategy-options K=V,...
+                        the strategy's numbers: sma takes fast, slow (default 5, 20); rsi
+                        period, oversold, overbought (default 14, 30, 70); a module's
+                        default-exported function gets them all
   --sim                 start the built-in simulator on loopback and stream from it (logs say SIMULATED)
   --sim-rate N|max      simulator trades per second per symbol (default 20)
   --symbols A,B         symbols to follow (or SYMBOLS)
@@ -75,13 +80,21 @@ ${ENV}`,
 Applies the database migrations (idempotent) to DATABASE_URL, or to the
 embedded PGlite under DATA_DIR when it is unset, and exits.
 `,
-  backtest: `Usage: trading-core backtest --strategy sma|rsi --symbol SYM [--from ISO] [--to ISO] [--json]
+  backtest: `Usage: trading-core backtest --strategy sma|rsi|FILE [--strategy-options K=V,...] --symbol SYM [--from ISO] [--to ISO] [--json] [--report FILE.html]
 
-  --strategy NAME   sma or rsi
+  --strategy NAME   sma, rsi, or the path of a strategy module (.mjs, .js, .cjs; see
+                    examples/strategies/momentum.mjs)
+  --strategy-options K=V,...
+                    the strategy's numbers: sma takes fast, slow (default 5, 20); rsi
+                    period, oversold, overbought (default 14, 30, 70); a module's
+                    default-exported function gets them all
   --symbol SYM      the symbol whose stored ticks are replayed
   --from ISO        first trade time, e.g. 2026-01-16T00:00:00Z (default: the first stored tick)
   --to ISO          last trade time (default: the last stored tick)
   --json            print the summary as JSON
+  --report FILE     also write an HTML report there: the summary, the price with a marker per
+                    buy and sell, the equity curve and the drawdown, in one file that opens
+                    in any browser offline (charts and data inline)
 
 Reads DATABASE_URL (or the embedded PGlite under DATA_DIR).
 `,
@@ -147,7 +160,7 @@ Environment:
   METRICS_PORT       metrics exporter port (default 9090); /ready: bus and database reachable
   LOG_LEVEL          pino level (default info)
 `,
-  paper: `Usage: trading-core paper [--strategy sma|rsi] [--symbols A,B] [--nats URL]
+  paper: `Usage: trading-core paper [--strategy sma|rsi|FILE] [--strategy-options K=V,...] [--symbols A,B] [--nats URL]
 
 Runs the paper engine on the ticks of the JetStream stream, pulling them as
 its own durable consumer, and writes its fills to paper_trades. A new
@@ -157,7 +170,12 @@ portfolio starts afresh at each start, as in live. Run one paper process per
 consumer: processes sharing one would each see part of every symbol's ticks.
 SIGTERM trades and acks the batch in hand, writes every fill, and exits 0.
 
-  --strategy NAME       sma (default) or rsi
+  --strategy NAME|FILE  sma (default), rsi, or the path of a strategy module (.mjs, .js,
+                        .cjs; see examples/strategies/momentum.mjs)
+  --strategy-options K=V,...
+                        the strategy's numbers: sma takes fast, slow (default 5, 20); rsi
+                        period, oversold, overbought (default 14, 30, 70); a module's
+                        default-exported function gets them all
   --symbols A,B         trade only these symbols (or SYMBOLS; default: every symbol
                         on the bus); one symbol is filtered by the server
   --nats URL            NATS server(s), comma-separated (or NATS_URL)
@@ -165,7 +183,8 @@ SIGTERM trades and acks the batch in hand, writes every fill, and exits 0.
 Environment:
   NATS_URL           required unless --nats: nats://host:4222, a comma list for a cluster
   NATS_STREAM        the stream (default TRADES; created if missing)
-  NATS_CONSUMER      paper's durable consumer (default paper-<strategy>, e.g. paper-sma); it
+  NATS_CONSUMER      paper's durable consumer (default paper-<strategy name>, e.g. paper-sma,
+                     or paper-momentum for a module's strategy named momentum); it
                      must differ from the writers' (store): acks on theirs take ticks from them.
                      Its symbols filter is set when it is created: to change
                      --symbols to another single symbol, use a new name

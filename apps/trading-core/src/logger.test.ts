@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { createTradingMetrics } from '@trade/metrics';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from './logger.js';
+import { createLogger, prettyLines } from './logger.js';
 
 describe('createLogger', () => {
   it('counts every error by the component of the logger that wrote it', async () => {
@@ -30,5 +30,29 @@ describe('createLogger', () => {
       code: 'ECONNREFUSED',
       msg: 'unreachable',
     });
+  });
+});
+
+describe('prettyLines', () => {
+  it('writes one readable line per event: local time, level word, component, message, fields', () => {
+    const lines: string[] = [];
+    const logger = createLogger(
+      undefined,
+      { level: 'info' },
+      prettyLines({ write: (chunk: string) => lines.push(chunk) }, { colorize: false }),
+    );
+    logger.child({ component: 'market-data' }).info({ count: 5000, symbol: 'BTCUSDT' }, 'stored');
+    logger.error({ err: new Error('boom\nsecond line') }, 'failed');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(
+      new RegExp(
+        `^\\[\\d\\d:\\d\\d:\\d\\d\\.\\d{3}\\] INFO: market-data: stored \\{"count":5000,"symbol":"BTCUSDT"\\}\\n$`,
+      ),
+    );
+    // An error and its stack stay on the event's one line.
+    expect(lines[1]).toMatch(
+      /^\[[\d:.]+\] ERROR: failed \{"err":\{"type":"Error","message":"boom\\nsecond line"/,
+    );
+    expect(lines[1]!.trimEnd().split('\n')).toHaveLength(1);
   });
 });

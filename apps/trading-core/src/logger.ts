@@ -1,5 +1,6 @@
 import type { TradingMetrics } from '@trade/metrics';
 import { pino, type Logger, type LoggerOptions } from 'pino';
+import { prettyFactory } from 'pino-pretty';
 
 const ERROR_LEVEL = 50;
 
@@ -31,4 +32,39 @@ export function createLogger(
     hooks,
   };
   return destination ? pino(merged, destination) : pino(merged);
+}
+
+/** Where log lines go: anything with a `write` of text. */
+export interface LineSink {
+  write(chunk: string): unknown;
+}
+
+/**
+ * `destination` fed readable lines instead of JSON: pino-pretty's printer,
+ * one line per event (local time, level word, the component, the message,
+ * then the other fields as compact JSON, errors included).
+ */
+export function prettyLines(destination: LineSink, options: { colorize: boolean }): LineSink {
+  const format = prettyFactory({
+    colorize: options.colorize,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,name,component',
+    // The component before the message, unless the message already starts with it.
+    messageFormat: (log, messageKey) => {
+      const raw = log[messageKey];
+      const message = typeof raw === 'string' ? raw : JSON.stringify(raw ?? '');
+      const { component } = log;
+      return typeof component === 'string' && !message.startsWith(`${component}:`)
+        ? `${component}: ${message}`
+        : message;
+    },
+    singleLine: true,
+    // Errors stay on their line too (pino-pretty would print their stack over several).
+    errorLikeObjectKeys: [],
+  });
+  return {
+    write(chunk: string) {
+      destination.write(format(chunk));
+    },
+  };
 }

@@ -1,8 +1,9 @@
 import { ConfigError } from '@trade/core';
 import { DEFAULT_CONSUMER } from '@trade/bus';
-import { strategyByName, type StrategyDefinition } from '@trade/paper-engine';
+import type { StrategyDefinition } from '@trade/paper-engine';
 import { readBusConfig, type BusConfig } from './bus-config.js';
 import { readLiveConfig, type LiveConfig } from './config.js';
+import { loadStrategy } from './strategy-loader.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -21,30 +22,40 @@ export interface PaperConfig extends Pick<
 /** Flags of `paper` that override the environment. */
 export interface PaperFlags {
   readonly nats?: string | undefined;
+  /** A built-in name or the path of a strategy module. */
   readonly strategy?: string | undefined;
+  /** `--strategy-options`: `key=value,...`. */
+  readonly strategyOptions?: string | undefined;
   readonly symbols?: string | undefined;
 }
 
 /**
- * Reads `paper`'s settings: the bus, the strategy (`sma` by default), the
- * symbols (`--symbols` or `SYMBOLS`; unset: all), and the storage settings
- * `live` reads. The consumer is `paper-<strategy>` unless `NATS_CONSUMER`
+ * Reads `paper`'s settings: the bus, the strategy (`sma` by default, a
+ * module's when `--strategy` is a path, loaded here), the symbols
+ * (`--symbols` or `SYMBOLS`; unset: all), and the storage settings `live`
+ * reads. The consumer is `paper-<strategy name>` unless `NATS_CONSUMER`
  * names another; the writers' consumer (`store`) is refused, since acking
  * there would take ticks from the writers.
  */
-export function readPaperConfig(env: Env, flags: PaperFlags = {}): PaperConfig {
+export async function readPaperConfig(env: Env, flags: PaperFlags = {}): Promise<PaperConfig> {
   const bus = readBusConfig(env, flags);
-  const strategy = strategyByName(flags.strategy ?? 'sma', {}, '--strategy');
-  const consumer = env.NATS_CONSUMER === undefined ? `paper-${strategy.name}` : bus.consumer;
+  const live = readLiveConfig(env, { symbols: flags.symbols });
+  const explicit = flags.symbols !== undefined || env.SYMBOLS !== undefined;
+  const strategy = await loadStrategy(
+    flags.strategy ?? 'sma',
+    flags.strategyOptions,
+    '--strategy',
+    explicit ? live.symbols[0] : undefined,
+  );
+  const own = paperConsumer(strategy.name);
+  const consumer = env.NATS_CONSUMER === undefined ? own : bus.consumer;
   if (consumer === DEFAULT_CONSUMER) {
     throw new ConfigError(
       'NATS_CONSUMER',
       env.NATS_CONSUMER,
-      `a consumer of paper's own, not the writers' (${DEFAULT_CONSUMER}); unset it for paper-${strategy.name}`,
+      `a consumer of paper's own, not the writers' (${DEFAULT_CONSUMER}); unset it for ${own}`,
     );
   }
-  const live = readLiveConfig(env, { symbols: flags.symbols });
-  const explicit = flags.symbols !== undefined || env.SYMBOLS !== undefined;
   return {
     bus: { ...bus, consumer },
     strategy,
@@ -56,4 +67,12 @@ export function readPaperConfig(env: Env, flags: PaperFlags = {}): PaperConfig {
     // Where the symbols' exchange rules are read (exchangeInfo).
     restUrl: live.restUrl,
   };
+}
+
+/**
+ * `paper-<name>`, the name made a valid NATS consumer name: a module's
+ * strategy may be called anything, the consumer only letters, digits, - and _.
+ */
+export function paperConsumer(strategyName: string): string {
+  return `paper-${strategyName.trim().replace(/[^A-Za-z0-9_-]+/g, '-')}`.slice(0, 255);
 }

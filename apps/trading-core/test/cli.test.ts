@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { startBinanceSimulator } from '@trade/exchange-binance/sim';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
@@ -20,7 +21,7 @@ describe('trading-core CLI', () => {
     [
       ['live', '--strategy', 'macd', '--paper-trading'],
       {},
-      '--strategy: expected one of sma, rsi, got "macd"',
+      '--strategy: expected sma, rsi or the path of a strategy module such as ./my-strategy.mjs, got "macd"',
     ],
     [
       ['live', '--sim-rate=-3'],
@@ -28,7 +29,16 @@ describe('trading-core CLI', () => {
       '--sim-rate: expected a positive number of trades per second, or max',
     ],
     [['sim', '--port', '99999'], {}, '--port: expected an integer from 0 to 65535'],
-    [['backtest', '--symbol', 'BTCUSDT'], {}, '--strategy: expected sma or rsi, got nothing'],
+    [
+      ['backtest', '--symbol', 'BTCUSDT'],
+      {},
+      '--strategy: expected sma, rsi or the path of a strategy module such as ./my-strategy.mjs, got nothing',
+    ],
+    [
+      ['backtest', '--strategy', 'sma', '--strategy-options', 'fast=3,speed=9', '--symbol', 'ETH'],
+      {},
+      '--strategy-options: expected options of sma (fast, slow), got "speed=9"',
+    ],
     [
       ['backtest', '--strategy', 'sma', '--symbol', 'BTCUSDT', '--from', 'yesterday'],
       {},
@@ -56,7 +66,7 @@ describe('trading-core CLI', () => {
     [
       ['paper', '--strategy', 'macd'],
       { NATS_URL: 'nats://127.0.0.1:1' },
-      '--strategy: expected one of sma, rsi, got "macd"',
+      '--strategy: expected sma, rsi or the path of a strategy module such as ./my-strategy.mjs, got "macd"',
     ],
     [
       ['paper'],
@@ -162,6 +172,44 @@ describe('trading-core CLI', () => {
       holder.child.kill('SIGTERM');
       await holder.exited;
     }
+  });
+
+  it('LOG_FORMAT=pretty prints one readable line per event, passwords masked; piped, JSON lines', async () => {
+    const dataDir = `/tmp/trading-core-pretty-${process.pid}`;
+    const password = 'pw-pretty-7731';
+    const redisUrl = new URL(REDIS_URL);
+    redisUrl.username = 'default';
+    redisUrl.password = password;
+    const env = { DATA_DIR: dataDir, SYMBOLS: 'BTCUSDT', REDIS_URL: redisUrl.toString() };
+    const pretty = launch(['live', '--sim'], { ...env, LOG_FORMAT: 'pretty' });
+    try {
+      while (!pretty.output().stdout.includes('metrics served on')) {
+        if (pretty.child.exitCode !== null) throw new Error(pretty.output().stderr);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      pretty.child.kill('SIGTERM');
+      expect(await pretty.exited).toBe(0);
+      const lines = pretty.output().stdout.trim().split('\n');
+      // Local time, the level word, the component, the message, then the other fields.
+      for (const line of lines)
+        expect(line).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] (INFO|WARN|ERROR): \S/);
+      expect(lines.some((l) => /\] INFO: exchange: /.test(l))).toBe(true);
+      expect(
+        lines.some((l) => / INFO: metrics served on http:\/\/127\.0\.0\.1:\d+\/metrics/.test(l)),
+      ).toBe(true);
+      expect(lines.at(-1)).toMatch(/ INFO: stopped \{"stored":\d+/);
+      expect(pretty.output().stdout).not.toContain(password);
+      expect(pretty.output().stdout).toContain('***');
+    } finally {
+      pretty.child.kill('SIGKILL');
+    }
+    // The test's pipe is not a terminal: without LOG_FORMAT, JSON lines.
+    const piped = launch(['migrate'], env);
+    expect(await piped.exited).toBe(0);
+    const json = piped.output().stdout.trim().split('\n');
+    expect(json.length).toBeGreaterThan(0);
+    for (const line of json) expect(() => JSON.parse(line) as unknown).not.toThrow();
+    await rm(dataDir, { recursive: true, force: true });
   });
 
   it('never prints a password of any URL setting while running, nor exposes one in metrics', async () => {

@@ -1,5 +1,6 @@
 import type { BookTop, Logger, PaperFillWriter, Quote, Tick } from '@trade/core';
 import type { TradingMetrics } from '@trade/metrics';
+import type { BacktestRecorder } from './backtest-recorder.js';
 import type { SymbolRulesSource } from './exchange-rules.js';
 import { PaperEngine } from './paper-engine.js';
 import { EquityTracker, type SharpePeriod, type SharpeRatio } from './performance.js';
@@ -62,6 +63,11 @@ export interface BacktestOptions {
   fillBatch?: { maxBatch?: number; maxDelayMs?: number };
   metrics?: TradingMetrics;
   logger?: Logger;
+  /**
+   * Records prices, equity, drawdown and fills for a chart (see
+   * {@link BacktestRecorder}); without one, nothing is kept.
+   */
+  recorder?: BacktestRecorder;
 }
 
 /** What a backtest found: plain numbers and strings, ready for `JSON.stringify`. */
@@ -126,6 +132,7 @@ export interface BacktestSummary {
 export async function runBacktest(options: BacktestOptions): Promise<BacktestSummary> {
   let buys = 0;
   let sells = 0;
+  const recorder = options.recorder;
   const engine = new PaperEngine({
     strategy: options.strategy,
     portfolio: options.portfolio ?? {},
@@ -135,9 +142,10 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestSum
     ...(options.logger && { logger: options.logger }),
     ...(options.rules && { rules: options.rules }),
     ...(options.maxQuoteAgeMs !== undefined && { maxQuoteAgeMs: options.maxQuoteAgeMs }),
-    onFill: (fill) => {
+    onFill: (fill, executed) => {
       if (fill.side === 'BUY') buys += 1;
       else sells += 1;
+      recorder?.fill(executed);
     },
   });
   const portfolio = engine.portfolio;
@@ -169,7 +177,9 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestSum
     if (first === null) first = tick.tradeTime;
     last = tick.tradeTime;
     if (!symbols.has(tick.symbol)) symbols.add(tick.symbol);
-    tracker.record(tick.tradeTime, portfolio.equity());
+    const equity = portfolio.equity();
+    tracker.record(tick.tradeTime, equity);
+    if (recorder !== undefined) recorder.tick(tick, equity, tracker.drawdown());
     if (count % every === 0) progress(false);
   };
 

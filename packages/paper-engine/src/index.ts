@@ -1,4 +1,11 @@
 export { runBacktest } from './backtest.js';
+export { BacktestRecorder } from './backtest-recorder.js';
+export type {
+  BacktestFillRecord,
+  BacktestRecorderOptions,
+  BacktestRecording,
+} from './backtest-recorder.js';
+export type { BacktestSample } from './series-sampler.js';
 export type {
   BacktestOptions,
   BacktestProgress,

@@ -33,6 +33,7 @@ export interface SharpeRatio {
 export class EquityTracker {
   private peak: number;
   private maxDrawdownValue = 0;
+  private drawdownValue = 0;
   private readonly periodMs: number;
   private bucket = Number.NaN;
   private previousClose: number;
@@ -54,9 +55,12 @@ export class EquityTracker {
 
   /** Records the equity after a tick at `time` (ms since the epoch). */
   record(time: number, equity: number): void {
-    if (equity > this.peak) this.peak = equity;
-    else if (this.peak > 0) {
+    if (equity > this.peak) {
+      this.peak = equity;
+      this.drawdownValue = 0;
+    } else if (this.peak > 0) {
       const drawdown = (this.peak - equity) / this.peak;
+      this.drawdownValue = drawdown;
       if (drawdown > this.maxDrawdownValue) this.maxDrawdownValue = drawdown;
     }
     const bucket = Math.floor(time / this.periodMs);
@@ -68,6 +72,11 @@ export class EquityTracker {
       this.bucket = bucket;
     }
     this.close = equity;
+  }
+
+  /** The fall of the last equity recorded below the peak, as a fraction of the peak. */
+  drawdown(): number {
+    return this.drawdownValue;
   }
 
   /** The largest fall from a peak, as a fraction of the peak (0.25 = 25%). */

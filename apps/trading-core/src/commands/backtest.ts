@@ -1,8 +1,8 @@
 import type { Logger, Quote } from '@trade/core';
 import { normalizeSymbol, ConfigError } from '@trade/core';
 import {
+  BacktestRecorder,
   runBacktest,
-  strategyByName,
   type BacktestSummary,
   type TimedBookTop,
 } from '@trade/paper-engine';
@@ -11,14 +11,21 @@ import type { LiveConfig } from '../config.js';
 import { createProgressBar } from '../progress-bar.js';
 import { openStorage } from '../storage.js';
 import { openArchive } from '../storage-life.js';
+import { checkReportPath, writeBacktestReport } from '../report/write-report.js';
+import { loadStrategy } from '../strategy-loader.js';
 
 /** Options of `trading-core backtest`. */
 export interface BacktestCommandOptions {
+  /** A built-in name or the path of a strategy module. */
   readonly strategy: string;
+  /** `--strategy-options`: `key=value,...`. */
+  readonly strategyOptions?: string | undefined;
   readonly symbol: string;
   readonly from: string | undefined;
   readonly to: string | undefined;
   readonly json: boolean;
+  /** `--report FILE`: also write the HTML report of the run there. */
+  readonly report?: string | undefined;
   readonly storage: Pick<LiveConfig, 'databaseUrl' | 'dataDir'> &
     Partial<Pick<LiveConfig, 'archiveDir'>>;
   readonly logger: Logger;
@@ -35,13 +42,24 @@ export interface BacktestCommandOptions {
  * to Parquet are read too, as if they were stored.
  */
 export async function runBacktestCommand(options: BacktestCommandOptions): Promise<void> {
-  const strategy = strategyByName(options.strategy, {}, '--strategy');
   const symbol = normalizeSymbol(options.symbol, '--symbol');
+  const strategy = await loadStrategy(
+    options.strategy,
+    options.strategyOptions,
+    '--strategy',
+    symbol,
+  );
   const from = parseTime(options.from, '--from');
   const to = parseTime(options.to, '--to');
   if (from !== undefined && to !== undefined && from > to) {
     throw new ConfigError('--to', options.to, `a time after --from (${options.from})`);
   }
+  if (options.report !== undefined) await checkReportPath(options.report);
+  // Downsampled to one point a second at most, 5 000 a series: a report of any length stays small.
+  const recorder =
+    options.report === undefined
+      ? undefined
+      : new BacktestRecorder({ everyMs: 1000, maxPoints: 5_000 });
   const out = options.out ?? process.stdout;
   const storage = await openStorage({
     databaseUrl: options.storage.databaseUrl,
@@ -96,11 +114,24 @@ export async function runBacktestCommand(options: BacktestCommandOptions): Promi
       strategy,
       signal: options.signal,
       ...(expected !== undefined ? { expectedTicks: expected } : {}),
+      ...(recorder !== undefined ? { recorder } : {}),
       onProgress: (p) =>
         bar.update(p.ticks, p.expectedTicks, `${p.fills} fills, equity ${p.equity.toFixed(2)}`),
     });
     bar.finish();
     out.write(options.json ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary));
+    if (options.report !== undefined && recorder !== undefined) {
+      const bytes = await writeBacktestReport({
+        file: options.report,
+        symbol,
+        summary,
+        recording: recorder.recording(),
+      });
+      options.logger.info(
+        { file: options.report, bytes },
+        `backtest report written to ${options.report}`,
+      );
+    }
   } finally {
     await archive?.close();
     await storage.close();

@@ -1,7 +1,7 @@
 import type { Tick } from '@trade/core';
 import { DAY_MS, dayOf, lostRanges, type LostTickRange } from '@trade/market-data';
 import { startUptimeMonitor, type MetricsServer, type TradingMetrics } from '@trade/metrics';
-import { startPaperEngine, strategyByName, type PaperEngine } from '@trade/paper-engine';
+import { startPaperEngine, type PaperEngine } from '@trade/paper-engine';
 import type { Logger } from 'pino';
 import { openBookRecording } from '../book-recording.js';
 import {
@@ -21,6 +21,7 @@ import { exchangeEndpoints, startExchangeClient } from '../exchange-endpoints.js
 import { closeAll, type Resource } from '../resources.js';
 import { listenOrExplain } from '../listen.js';
 import { loadOpenGaps, resumeBeforeGaps, saveOpenGaps } from '../open-gaps-file.js';
+import { loadStrategy } from '../strategy-loader.js';
 
 // A batch of 5,000 rows takes ~20 ms; one taking this long is retried or spooled.
 
@@ -35,7 +36,10 @@ export interface LiveOptions {
   readonly channels: readonly Channel[];
   /** Run the strategy on the stream. */
   readonly paperTrading: boolean;
+  /** A built-in name or the path of a strategy module. */
   readonly strategy: string;
+  /** `--strategy-options`: `key=value,...`. */
+  readonly strategyOptions?: string | undefined;
   /** Start the built-in simulator on loopback and stream from it. */
   readonly sim: boolean;
   /** Trades per second per symbol of the built-in simulator. */
@@ -57,7 +61,7 @@ export interface LiveOptions {
 export async function runLive(options: LiveOptions): Promise<number> {
   const { config, metrics, logger, libraryLogger } = options;
   const strategy = options.paperTrading
-    ? strategyByName(options.strategy, {}, '--strategy')
+    ? await loadStrategy(options.strategy, options.strategyOptions, '--strategy', config.symbols[0])
     : undefined;
   const resources: Resource[] = [];
 
