@@ -28,7 +28,7 @@ import { StartupStoppedError } from './storage.js';
 import { COMMAND_HELP, usage } from './help.js';
 import { readPaperConfig } from './paper-config.js';
 import { STRATEGY_EXPECTED } from './strategy-loader.js';
-import { createLogger, prettyLines } from './logger.js';
+import { createLogger, prettyLines, wantsColor } from './logger.js';
 import { passwordsIn, Scrubber, scrubbingStream } from './secrets.js';
 import { onShutdown } from './shutdown.js';
 
@@ -127,7 +127,7 @@ async function main(argv: string[]): Promise<number> {
   const fd = pino.destination({ dest: toStderr ? 2 : 1, sync: true });
   const destination = scrubbingStream(
     readLogFormat(process.env, terminal) === 'pretty'
-      ? prettyLines(fd, { colorize: terminal && process.env.NO_COLOR === undefined })
+      ? prettyLines(fd, { colorize: wantsColor(process.env, terminal) })
       : fd,
     scrubber,
   );

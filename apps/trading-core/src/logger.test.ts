@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { createTradingMetrics } from '@trade/metrics';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { createLogger, prettyLines } from './logger.js';
+import { createLogger, prettyLines, wantsColor } from './logger.js';
 
 describe('createLogger', () => {
   it('counts every error by the component of the logger that wrote it', async () => {
@@ -54,5 +54,16 @@ describe('prettyLines', () => {
       /^\[[\d:.]+\] ERROR: failed \{"err":\{"type":"Error","message":"boom\\nsecond line"/,
     );
     expect(lines[1]!.trimEnd().split('\n')).toHaveLength(1);
+  });
+});
+
+describe('wantsColor', () => {
+  it('colours a terminal, or where FORCE_COLOR asks, never with NO_COLOR', () => {
+    expect(wantsColor({}, true)).toBe(true);
+    expect(wantsColor({}, false)).toBe(false);
+    expect(wantsColor({ FORCE_COLOR: '1' }, false)).toBe(true);
+    expect(wantsColor({ FORCE_COLOR: '0' }, true)).toBe(false);
+    expect(wantsColor({ NO_COLOR: '' }, true)).toBe(false);
+    expect(wantsColor({ NO_COLOR: '1', FORCE_COLOR: '1' }, true)).toBe(false);
   });
 });

@@ -68,3 +68,13 @@ export function prettyLines(destination: LineSink, options: { colorize: boolean 
     },
   };
 }
+
+/**
+ * Colours for readable lines: on a terminal, or wherever `FORCE_COLOR` asks
+ * (set and not `0`); never with `NO_COLOR` (no-color.org).
+ */
+export function wantsColor(env: NodeJS.ProcessEnv, terminal: boolean): boolean {
+  if (env.NO_COLOR !== undefined) return false;
+  const force = env.FORCE_COLOR;
+  return force !== undefined ? force !== '0' && force !== 'false' : terminal;
+}

@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { rm } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { startBinanceSimulator } from '@trade/exchange-binance/sim';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
@@ -6,6 +8,7 @@ import { launch, waitForStatus } from './support/app-process.js';
 
 const ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const cliPath = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 
 describe('trading-core CLI', () => {
   it('stops at start with a message naming a bad setting', async () => {
@@ -203,6 +206,17 @@ describe('trading-core CLI', () => {
     } finally {
       pretty.child.kill('SIGKILL');
     }
+    // On a terminal (a pseudo-terminal from util-linux's script), readable lines without LOG_FORMAT.
+    const onTerminal = spawnSync(
+      'script',
+      ['-q', '-e', '-c', `${process.execPath} ${cliPath} migrate`, '/dev/null'],
+      { env: { ...process.env, ...env, LOG_FORMAT: undefined, NO_COLOR: '1' }, encoding: 'utf8' },
+    );
+    expect(onTerminal.status).toBe(0);
+    expect(onTerminal.stdout).toMatch(
+      /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: (database: )?database migrated \{/m,
+    );
+    expect(onTerminal.stdout).not.toMatch(/^\{"level"/m);
     // The test's pipe is not a terminal: without LOG_FORMAT, JSON lines.
     const piped = launch(['migrate'], env);
     expect(await piped.exited).toBe(0);
