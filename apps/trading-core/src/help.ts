@@ -45,6 +45,8 @@ const ENV = `Environment (flags win over variables; a set but invalid value stop
   METRICS_HOST       metrics exporter interface (default 0.0.0.0)
   METRICS_PORT       metrics exporter port (default 9090)
   LOG_LEVEL          pino level (default info)
+  LOG_FORMAT         pretty (one readable line per event) or json (JSON lines); default pretty
+                     on a terminal, json when piped
 `;
 
 export const COMMAND_HELP: Readonly<Record<string, string>> = {
@@ -159,6 +161,8 @@ Environment:
   METRICS_HOST       metrics exporter interface (default 0.0.0.0)
   METRICS_PORT       metrics exporter port (default 9090); /ready: bus and database reachable
   LOG_LEVEL          pino level (default info)
+  LOG_FORMAT         pretty (one readable line per event) or json (JSON lines); default pretty
+                     on a terminal, json when piped
 `,
   paper: `Usage: trading-core paper [--strategy sma|rsi|FILE] [--strategy-options K=V,...] [--symbols A,B] [--nats URL]
 
@@ -195,5 +199,7 @@ Environment:
   METRICS_HOST       metrics exporter interface (default 0.0.0.0)
   METRICS_PORT       metrics exporter port (default 9090); /ready: bus and database reachable
   LOG_LEVEL          pino level (default info)
+  LOG_FORMAT         pretty (one readable line per event) or json (JSON lines); default pretty
+                     on a terminal, json when piped
 `,
 };
