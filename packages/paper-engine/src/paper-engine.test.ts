@@ -317,6 +317,29 @@ describe('PaperEngine', () => {
     expect(errors.values.find((v) => v.labels.component === 'paper-engine')?.value).toBe(1);
   });
 
+  it('holds a symbol whose strategy cannot be created, counted once, and trades the others', async () => {
+    const metrics = newMetrics();
+    const engine = new PaperEngine({
+      strategy: {
+        name: 'picky',
+        warmUpTicks: 0,
+        create: (symbol) => {
+          if (symbol === 'ETHUSDT') throw new Error('no ETH');
+          return { onTick: () => ({ action: 'BUY' }) };
+        },
+      },
+      metrics,
+    });
+    engine.onTick(tick('ETHUSDT', 1, 100));
+    engine.onTick(tick('ETHUSDT', 2, 101));
+    engine.onTick(tick('BTCUSDT', 1, 100));
+    expect(engine.state()).toMatchObject({ ticksProcessed: 3, strategyErrors: 1 });
+    const held = engine.state().portfolio.positions.filter((p) => p.quantity > 0);
+    expect(held.map((p) => p.symbol)).toEqual(['BTCUSDT']);
+    const errors = await metrics.errors.get();
+    expect(errors.values.find((v) => v.labels.component === 'paper-engine')?.value).toBe(1);
+  });
+
   describe('warm-up', () => {
     class MemoryRecent implements RecentTicks {
       constructor(private readonly bySymbol: Record<string, Tick[]>) {}

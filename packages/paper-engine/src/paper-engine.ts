@@ -25,6 +25,11 @@ import type {
   StrategyDefinition,
 } from './strategy.js';
 
+/** What a symbol runs when its strategy could not be created: it never trades. */
+const HOLD_ONLY: Strategy = Object.freeze({
+  onTick: (): Signal => ({ action: 'HOLD' }),
+});
+
 /** Options of {@link PaperEngine}. */
 export interface PaperEngineOptions {
   /** The strategy every symbol runs, e.g. `strategyByName('sma')`. */
@@ -460,9 +465,28 @@ export class PaperEngine {
   private slot(symbol: string): SymbolSlot {
     let slot = this.slots.get(symbol);
     if (slot === undefined) {
-      slot = new SymbolSlot(symbol, this.strategy.create(symbol));
+      slot = new SymbolSlot(symbol, this.createStrategy(symbol));
       this.slots.set(symbol, slot);
     }
     return slot;
+  }
+
+  /**
+   * The strategy of a symbol seen for the first time. One whose `create`
+   * throws (a user's module, say) holds that symbol, logged and counted
+   * once: the other symbols go on trading and the process goes on.
+   */
+  private createStrategy(symbol: string): Strategy {
+    try {
+      return this.strategy.create(symbol);
+    } catch (error) {
+      this.strategyErrors += 1;
+      this.logger.error(
+        { err: error, symbol, strategy: this.strategy.name },
+        'strategy could not be created for the symbol; its ticks are held (HOLD)',
+      );
+      this.metrics?.errors.inc({ component: 'paper-engine' });
+      return HOLD_ONLY;
+    }
   }
 }
