@@ -4,43 +4,25 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createQuote, createTick, silentLogger, type BookLevel, type Tick } from '@trade/core';
 import type { BacktestSummary } from '@trade/paper-engine';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBacktestCommand } from '../src/commands/backtest.js';
 import { openStorage } from '../src/storage.js';
+import { OwnDatabase } from './support/own-database.js';
 
 // `backtest` replays the stored quotes and book snapshots with the ticks, so
 // orders fill as live: a BUY at the ask, a SELL at the bid, or walking the
 // book; without them, at the last price with slippage as before. Run in
 // process on both backends, on a database of its own.
 
-const ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const DATABASE = 'trade_app_backtest_market_data_test';
-
-function databaseUrl(): string {
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${DATABASE}`;
-  return url.toString();
-}
-
-async function admin(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
+const database = new OwnDatabase('trade_app_backtest_market_data_test');
 
 let root: string;
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'trading-core-backtest-md-'));
-  await admin(`drop database if exists ${DATABASE} with (force)`);
-  await admin(`create database ${DATABASE}`);
+  await database.fresh();
 });
 afterAll(async () => {
-  await admin(`drop database if exists ${DATABASE} with (force)`);
+  await database.drop();
   await rm(root, { recursive: true, force: true });
 });
 
@@ -102,7 +84,7 @@ const BIDS: BookLevel[] = [
 ];
 
 const BACKENDS = [
-  { name: 'PostgreSQL', databaseUrl: () => databaseUrl() as string | undefined },
+  { name: 'PostgreSQL', databaseUrl: () => database.url as string | undefined },
   { name: 'embedded PGlite', databaseUrl: () => undefined },
 ];
 

@@ -5,52 +5,24 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createTick, silentLogger, type Tick } from '@trade/core';
 import type { BacktestSummary } from '@trade/paper-engine';
-import pg from 'pg';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reportFields } from '../src/report/report-fields.js';
 import { LISTED_FILLS, REPORT_COLORS } from '../src/report/report-script.js';
 import { openStorage } from '../src/storage.js';
 import { launch } from './support/app-process.js';
+import { OwnDatabase } from './support/own-database.js';
+import { prng } from '@trade/test-support';
 
 // `trading-core backtest ... --report FILE.html` as a person uses it: the
 // built CLI writes the report, Debian's chromium opens it from disk with no
 // network, and what it shows is checked against the `--json` summary. The
 // screenshot in the README is taken here.
 
-const ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const DATABASE = 'trade_app_backtest_report_test';
+const database = new OwnDatabase('trade_app_backtest_report_test');
 const SYMBOL = 'REPORTUSDT';
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = fileURLToPath(new URL('../../../docs/backtest-report.png', import.meta.url));
-
-function databaseUrl(): string {
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${DATABASE}`;
-  return url.toString();
-}
-
-async function admin(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
-
-/** mulberry32: the same ticks on every run, so the same report and screenshot. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const T0 = Date.UTC(2026, 0, 16);
 const TICKS = 8_640;
@@ -62,7 +34,7 @@ const TICKS = 8_640;
  * the series are downsampled.
  */
 function dayOfTicks(): Tick[] {
-  const random = prng(4);
+  const random = prng(4); // the same ticks on every run, so the same report and screenshot
   let drift = 0;
   let price = 100;
   return Array.from({ length: TICKS }, (_, i) => {
@@ -81,17 +53,16 @@ function dayOfTicks(): Tick[] {
 
 let root: string;
 let browser: Browser;
-const env = () => ({ DATABASE_URL: databaseUrl(), DATA_DIR: join(root, 'data') });
+const env = () => ({ DATABASE_URL: database.url, DATA_DIR: join(root, 'data') });
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run installs it)`);
   }
   root = await mkdtemp(join(tmpdir(), 'trading-core-report-'));
-  await admin(`drop database if exists ${DATABASE} with (force)`);
-  await admin(`create database ${DATABASE}`);
+  await database.fresh();
   const storage = await openStorage({
-    databaseUrl: databaseUrl(),
+    databaseUrl: database.url,
     dataDir: join(root, 'data'),
     logger: silentLogger,
   });
@@ -110,7 +81,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await admin(`drop database if exists ${DATABASE} with (force)`);
+  await database.drop();
   if (root) await rm(root, { recursive: true, force: true });
 });
 

@@ -4,17 +4,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTick, silentLogger } from '@trade/core';
 import type { BacktestSummary } from '@trade/paper-engine';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStorage } from '../src/storage.js';
 import { launch } from './support/app-process.js';
+import { OwnDatabase } from './support/own-database.js';
 
 // `--strategy ./file.mjs` as an operator runs it: the built CLI backtests
 // stored ticks with the example module, its options from --strategy-options,
 // and stops with exit code 2 naming a module that is broken.
 
-const ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const DATABASE = 'trade_app_custom_strategy_test';
+const database = new OwnDatabase('trade_app_custom_strategy_test');
 const SYMBOL = 'MOMOUSDT';
 const EXAMPLE = fileURLToPath(
   new URL('../../../examples/strategies/momentum.mjs', import.meta.url),
@@ -26,29 +25,12 @@ const EXAMPLE = fileURLToPath(
  */
 const PRICES = [100, 101, 102, 103, 102, 101, 101, 102, 103, 104, 103, 102, 101, 100];
 
-function databaseUrl(): string {
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${DATABASE}`;
-  return url.toString();
-}
-
-async function admin(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
-
 let root: string;
 let env: Record<string, string>;
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'trading-core-custom-strategy-'));
-  await admin(`drop database if exists ${DATABASE} with (force)`);
-  await admin(`create database ${DATABASE}`);
-  env = { DATABASE_URL: databaseUrl(), DATA_DIR: join(root, 'data') };
+  await database.fresh();
+  env = { DATABASE_URL: database.url, DATA_DIR: join(root, 'data') };
   const storage = await openStorage({
     databaseUrl: env.DATABASE_URL,
     dataDir: env.DATA_DIR!,
@@ -71,7 +53,7 @@ beforeAll(async () => {
   }
 });
 afterAll(async () => {
-  await admin(`drop database if exists ${DATABASE} with (force)`);
+  await database.drop();
   await rm(root, { recursive: true, force: true });
 });
 

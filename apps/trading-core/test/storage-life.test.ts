@@ -13,6 +13,7 @@ import { runBacktestCommand } from '../src/commands/backtest.js';
 import { runCandlesCommand } from '../src/commands/candles.js';
 import { openStorage } from '../src/storage.js';
 import { launch, waitForStatus } from './support/app-process.js';
+import { OwnDatabase } from './support/own-database.js';
 
 // RETENTION_DAYS with ARCHIVE_DIR, end to end: `live` drops the days wholly
 // older than the retention at start, each only once written to Parquet and
@@ -20,30 +21,13 @@ import { launch, waitForStatus } from './support/app-process.js';
 // hyparquet, a reader independent of the DuckDB writer); `backtest` and
 // `candles` answer over the dropped days as they did before.
 
-const ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const DATABASE = 'trade_app_storage_life_test';
+const database = new OwnDatabase('trade_app_storage_life_test');
 const SYMBOL = 'SOLUSDT';
 const DAYS = 6;
 const PER_DAY = 400;
 
-function databaseUrl(): string {
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${DATABASE}`;
-  return url.toString();
-}
-
-async function admin(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
-
 async function query<T>(text: string): Promise<T[]> {
-  const client = new pg.Client({ connectionString: databaseUrl() });
+  const client = new pg.Client({ connectionString: database.url });
   await client.connect();
   try {
     return (await client.query(text)).rows as T[];
@@ -85,11 +69,10 @@ const quotes: Quote[] = ticks
 let root: string;
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'trading-core-storage-life-'));
-  await admin(`drop database if exists ${DATABASE} with (force)`);
-  await admin(`create database ${DATABASE}`);
+  await database.fresh();
 });
 afterAll(async () => {
-  await admin(`drop database if exists ${DATABASE} with (force)`);
+  await database.drop();
   await rm(root, { recursive: true, force: true });
 });
 
@@ -110,7 +93,7 @@ describe('storage over time: retention with the Parquet archive', () => {
     const dataDir = join(root, 'data');
     const archiveDir = join(root, 'archive');
     const storage = await openStorage({
-      databaseUrl: databaseUrl(),
+      databaseUrl: database.url,
       dataDir,
       logger: silentLogger,
     });
@@ -121,7 +104,7 @@ describe('storage over time: retention with the Parquet archive', () => {
     } finally {
       await storage.close();
     }
-    const config = { databaseUrl: databaseUrl(), dataDir, archiveDir };
+    const config = { databaseUrl: database.url, dataDir, archiveDir };
     const backtest = (archive: string | undefined) =>
       capture((out) =>
         runBacktestCommand({
@@ -157,7 +140,7 @@ describe('storage over time: retention with the Parquet archive', () => {
     // Three days kept: the days before today-3 are wholly older than now minus 3 days.
     const app = launch(['live', '--sim', '--sim-rate', '50'], {
       DATA_DIR: dataDir,
-      DATABASE_URL: databaseUrl(),
+      DATABASE_URL: database.url,
       SYMBOLS: 'BNBUSDT',
       RETENTION_DAYS: '3',
       ARCHIVE_DIR: archiveDir,

@@ -1,5 +1,6 @@
 import type { Side, Tick } from '@trade/core';
 import { plainDecimal } from '../src/plain-decimal.js';
+import { prng } from '../../../tests/support/src/index.js';
 
 /** Start of the synthetic tick streams: 2024-01-01T00:00:00Z. */
 export const T0 = Date.UTC(2024, 0, 1);
@@ -29,18 +30,6 @@ export function ticksAt(symbol: string, prices: readonly number[], firstId = 1):
   return prices.map((price, i) => tick(symbol, firstId + i, price));
 }
 
-/** A small deterministic PRNG (mulberry32), so synthetic streams repeat exactly. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * A random walk of `count` ticks over `symbols` (interleaved), prices with
  * two decimals, `spacingMs` apart. Same seed, same ticks.
@@ -64,3 +53,6 @@ export function randomWalk(
   }
   return ticks;
 }
+
+/** The seeded PRNG of the workspace's test support (mulberry32). */
+export { prng };

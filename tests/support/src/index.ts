@@ -1,1 +1,2 @@
 export { TcpProxy } from './tcp-proxy.js';
+export { prng } from './prng.js';

@@ -192,32 +192,9 @@ describe('fault suite: PostgreSQL and Redis', () => {
 
   it('SIGKILL while PostgreSQL is down: the restart stores every spooled tick once, from the spool, not over REST', async () => {
     const symbols = SYMBOLS.slice(4, 6);
-    const exchange = await scenario.exchange(symbols, 808);
+    const { exchange, proxy, options, first } = await spoolWithDatabaseDown(symbols, 808);
     const { sim } = exchange;
-    const dataDir = await scenario.dataDir();
-    const proxy = scenario.proxy(PG_PORT, PG_HOST);
-    const port = await proxy.start();
-    const options = { symbols, dataDir, databaseUrl: databaseUrl(port, '127.0.0.1') };
-    const first = await startApp(exchange, options);
-    exchange.run(500);
-    await until(
-      'a first batch',
-      async () => (await first.metric('trading_batches_flushed_total')) > 0,
-    );
-
-    await proxy.stop();
-    await until(
-      'thousands of ticks in the spool',
-      async () => (await first.metric('trading_spool_ticks')) > 2_000,
-    );
-    // Let the app take in every trade sent and put it in the spool, then kill it.
-    exchange.pause();
-    await until(
-      'every trade read and spooled',
-      async () =>
-        (await first.metric('trading_ticks_received_total')) === exchange.truthCount() &&
-        (await first.metric('trading_batch_buffer_size')) === 0,
-    );
+    // Every trade sent is in the spool: kill the app.
     first.app.child.kill('SIGKILL');
     await first.app.exited;
 
@@ -254,29 +231,7 @@ describe('fault suite: PostgreSQL and Redis', () => {
 
   it('SIGTERM while PostgreSQL is down: the next live stores the spooled ticks and makes their candles true', async () => {
     const symbols = SYMBOLS.slice(6, 8);
-    const exchange = await scenario.exchange(symbols, 909);
-    const dataDir = await scenario.dataDir();
-    const proxy = scenario.proxy(PG_PORT, PG_HOST);
-    const port = await proxy.start();
-    const options = { symbols, dataDir, databaseUrl: databaseUrl(port, '127.0.0.1') };
-    const first = await startApp(exchange, options);
-    exchange.run(500);
-    await until(
-      'a first batch',
-      async () => (await first.metric('trading_batches_flushed_total')) > 0,
-    );
-    await proxy.stop();
-    await until(
-      'thousands of ticks in the spool',
-      async () => (await first.metric('trading_spool_ticks')) > 2_000,
-    );
-    exchange.pause();
-    await until(
-      'every trade read and spooled',
-      async () =>
-        (await first.metric('trading_ticks_received_total')) === exchange.truthCount() &&
-        (await first.metric('trading_batch_buffer_size')) === 0,
-    );
+    const { exchange, dataDir, proxy, options, first } = await spoolWithDatabaseDown(symbols, 909);
     // Stopped with the ticks in the spool: their minutes cannot be made true yet.
     expect(await first.stop()).toBe(0);
     expect(existsSync(join(dataDir, 'candle-spans.json'))).toBe(true);
@@ -295,6 +250,38 @@ describe('fault suite: PostgreSQL and Redis', () => {
     expect(existsSync(join(dataDir, 'candle-spans.json'))).toBe(false);
   }, 150_000);
 });
+
+/**
+ * `live` on `symbols` through a proxy to PostgreSQL: a first batch stored,
+ * then the database cut until thousands of ticks are in the spool, then the
+ * exchange paused once the app has read and spooled every trade it sent.
+ */
+async function spoolWithDatabaseDown(symbols: readonly string[], seed: number) {
+  const exchange = await scenario.exchange(symbols, seed);
+  const dataDir = await scenario.dataDir();
+  const proxy = scenario.proxy(PG_PORT, PG_HOST);
+  const port = await proxy.start();
+  const options = { symbols, dataDir, databaseUrl: databaseUrl(port, '127.0.0.1') };
+  const first = await startApp(exchange, options);
+  exchange.run(500);
+  await until(
+    'a first batch',
+    async () => (await first.metric('trading_batches_flushed_total')) > 0,
+  );
+  await proxy.stop();
+  await until(
+    'thousands of ticks in the spool',
+    async () => (await first.metric('trading_spool_ticks')) > 2_000,
+  );
+  exchange.pause();
+  await until(
+    'every trade read and spooled',
+    async () =>
+      (await first.metric('trading_ticks_received_total')) === exchange.truthCount() &&
+      (await first.metric('trading_batch_buffer_size')) === 0,
+  );
+  return { exchange, dataDir, proxy, options, first };
+}
 
 /** A decimal as its exact value: no trailing zeros after the point. */
 const exact = (text: string) =>
