@@ -162,6 +162,24 @@ export class DailyPartitions {
     }
   }
 
+  /**
+   * Runs `insert` once the partitions of the days of `times()` exist. A
+   * partition dropped meanwhile (retention in another process) makes
+   * PostgreSQL refuse the whole statement, nothing written: the catalogue is
+   * read again, the partition made, and `insert` runs once more.
+   */
+  async inserting<R>(times: () => Iterable<number>, insert: () => Promise<R>): Promise<R> {
+    await this.ensureTimes(times());
+    try {
+      return await insert();
+    } catch (error) {
+      if (!isMissingPartition(error)) throw error;
+      this.forget();
+      await this.ensureTimes(times());
+      return insert();
+    }
+  }
+
   /** Forgets what it knows: the next {@link ensure} reads the catalogue again. */
   forget(): void {
     this.#known.clear();

@@ -1,5 +1,5 @@
 import { CompiledQuery, type Kysely } from 'kysely';
-import { DailyPartitions, isMissingPartition, type PartitionedTable } from './daily-partitions.js';
+import { DailyPartitions, type PartitionedTable } from './daily-partitions.js';
 import type { MarketDataDatabase } from './schema.js';
 import { isDataError } from './tick-insert.js';
 
@@ -54,16 +54,11 @@ export class KeyedInserter<T> {
     if (rows.length === 0) return 0;
     const partitions = this.#partitions;
     if (partitions === undefined) return this.#insert(rows, refused);
-    const times = () => rows.map((row) => this.statements.partitioned!.timeOf(row));
-    await partitions.ensureTimes(times());
-    try {
-      return await this.#insert(rows, refused);
-    } catch (error) {
-      if (!isMissingPartition(error)) throw error;
-      partitions.forget();
-      await partitions.ensureTimes(times());
-      return this.#insert(rows, refused);
-    }
+    const partitioned = this.statements.partitioned!;
+    return partitions.inserting(
+      () => rows.map((row) => partitioned.timeOf(row)),
+      () => this.#insert(rows, refused),
+    );
   }
 
   async #insert(rows: readonly T[], refused: RefusedRow<T>[]): Promise<number> {

@@ -111,32 +111,12 @@ export class TickInserter implements TickWriter {
     }
     const rows = inKeyOrder(valid);
     const before = rejected.length;
-    const inserted = await this.#storeInPartitions(rows, rejected, options);
+    const inserted = await this.#partitions.inserting(
+      () => rows.map((tick) => tick.tradeTime),
+      () => this.#store(rows, rejected, options.commitAfter, options.signal),
+    );
     const refusedByDb = rejected.length - before;
     return { inserted, duplicates: valid.length - refusedByDb - inserted, rejected };
-  }
-
-  /**
-   * {@link #store} once the partitions of the rows' days exist. A partition
-   * dropped meanwhile (retention elsewhere) makes PostgreSQL refuse the
-   * whole statement, nothing written: the partitions are read again and the
-   * batch goes once more.
-   */
-  async #storeInPartitions(
-    rows: readonly Tick[],
-    rejected: RejectedTick[],
-    options: InsertTicksOptions,
-  ): Promise<number> {
-    const times = () => rows.map((tick) => tick.tradeTime);
-    await this.#partitions.ensureTimes(times());
-    try {
-      return await this.#store(rows, rejected, options.commitAfter, options.signal);
-    } catch (error) {
-      if (!isMissingPartition(error)) throw error;
-      this.#partitions.forget();
-      await this.#partitions.ensureTimes(times());
-      return this.#store(rows, rejected, options.commitAfter, options.signal);
-    }
   }
 
   async #store(
